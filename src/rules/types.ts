@@ -1,0 +1,106 @@
+// Plain-object shapes the rules work on. Admission input is untrusted, so the
+// rules accept `unknown` and narrow; these types describe what they produce.
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  resourceVersion?: string;
+  [key: string]: unknown;
+}
+
+export interface Subset {
+  name: string;
+  labels?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface DestinationRule {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta & { name: string; namespace: string };
+  spec: {
+    host: string;
+    subsets?: Subset[];
+    exportTo?: string[];
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+/** Names and defaults of SPEC §1, all configurable. */
+export interface RuleSettings {
+  clusterDomain: string;
+  rootNamespace: string;
+  optInLabel: string;
+  versionAnnotation: string;
+  serviceAnnotation: string;
+  managedByLabel: string;
+  managedByValue: string;
+  /** Where sidecar injection is switched on: pod template label, annotation, or both. */
+  injectMode: 'label' | 'annotation' | 'both';
+}
+
+export const defaultRuleSettings: RuleSettings = Object.freeze({
+  clusterDomain: 'cluster.local',
+  rootNamespace: 'istio-system',
+  optInLabel: 'canary-webhook/enabled',
+  versionAnnotation: 'canary-webhook/version',
+  serviceAnnotation: 'canary-webhook/service',
+  managedByLabel: 'app.kubernetes.io/managed-by',
+  managedByValue: 'canary-webhook',
+  injectMode: 'both',
+});
+
+/** What a canary Deployment needs from the DestinationRule side (SPEC §2). */
+export interface SubsetRequest {
+  namespace: string;
+  service: string;
+  /** `<service>.<namespace>.svc.<cluster domain>` */
+  host: string;
+  subsetName: string;
+  /** Always `{ version: <version as given> }`. */
+  labels: Record<string, string>;
+}
+
+export type MutationOutcome =
+  | { kind: 'skip'; reason: string }
+  | { kind: 'deny'; message: string }
+  | { kind: 'mutate'; mutated: JsonObject; subset: SubsetRequest; warnings: string[] };
+
+export interface MutationContext {
+  operation: 'CREATE' | 'UPDATE';
+  /** `request.namespace`: kubectl often leaves `metadata.namespace` empty. */
+  namespace: string;
+  /** The stored object on UPDATE. */
+  oldObject?: unknown;
+  settings: RuleSettings;
+}
+
+/** What to do to the namespace's DestinationRules so the subset exists. */
+export type SubsetPlan =
+  | { action: 'none'; destinationRule: DestinationRule; warnings: string[] }
+  | { action: 'create'; destinationRule: DestinationRule; warnings: string[] }
+  | { action: 'append'; original: DestinationRule; updated: DestinationRule; warnings: string[] };
+
+export interface Problem {
+  /** JSON path of the offending node, e.g. `spec.http[1].route`. */
+  path: string;
+  message: string;
+  /** Missing-subset problems are the only ones a fresher read can cure. */
+  kind: 'shape' | 'weight' | 'subset';
+}
+
+export interface ValidationResult {
+  problems: Problem[];
+  warnings: string[];
+}
+
+export interface ValidationContext {
+  /** `request.namespace` of the VirtualService. */
+  namespace: string;
+  settings: RuleSettings;
+}
