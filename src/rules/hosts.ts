@@ -9,26 +9,30 @@ import type { DestinationRule, RuleSettings } from './types.js';
 export function resolveHost(host: string, namespace: string, clusterDomain: string): string {
   const name = host.trim().toLowerCase();
   if (name === '*' || name === '') return name;
-  const svcSuffix = `.svc.${clusterDomain}`;
-  if (name.endsWith(svcSuffix)) return name;
+  // An IPv6 literal has no DNS labels to expand (IPv4 literals have four
+  // labels and fall through to "as written" below).
+  if (name.includes(':')) return name;
+  const domain = clusterDomain.toLowerCase();
+  if (name === domain || name.endsWith(`.${domain}`)) return name;
   const labels = name.split('.');
-  if (labels.length === 1) return `${name}.${namespace}${svcSuffix}`;
-  if (labels.length === 2) return `${name}${svcSuffix}`;
-  if (labels.length === 3 && labels[2] === 'svc') return `${name}.${clusterDomain}`;
+  if (labels.length === 1) return `${name}.${namespace}.svc.${domain}`;
+  if (labels.length === 2) return `${name}.svc.${domain}`;
+  if (labels.length === 3 && labels[2] === 'svc') return `${name}.${domain}`;
   return name;
 }
 
 /** The namespace of an in-cluster service FQDN (`name.ns.svc.<domain>`), if it is one. */
 export function namespaceOfHost(fqdn: string, clusterDomain: string): string | undefined {
-  const svcSuffix = `.svc.${clusterDomain}`;
+  const svcSuffix = `.svc.${clusterDomain.toLowerCase()}`;
   if (!fqdn.endsWith(svcSuffix) || fqdn.startsWith('*')) return undefined;
   const labels = fqdn.slice(0, -svcSuffix.length).split('.');
-  return labels.length === 2 ? labels[1] : undefined;
+  return labels.length === 2 && labels[0] !== '' && labels[1] !== '' ? labels[1] : undefined;
 }
 
 /** Does a (resolved) DestinationRule host, possibly a wildcard, cover this FQDN? */
 export function hostMatches(pattern: string, fqdn: string): boolean {
   if (pattern === '*') return true;
+  // `*.foo.com` covers `a.foo.com` and `a.b.foo.com` but not `foo.com` itself.
   if (pattern.startsWith('*.')) return fqdn.endsWith(pattern.slice(1));
   return pattern === fqdn;
 }
@@ -42,22 +46,37 @@ export function hostMatches(pattern: string, fqdn: string): boolean {
 export function matchingPatterns(fqdn: string): string[] {
   const patterns = [fqdn];
   const labels = fqdn.split('.');
-  for (let i = 1; i < labels.length; i++) patterns.push(`*.${labels.slice(i).join('.')}`);
+  for (let i = 1; i < labels.length; i++) {
+    const pattern = `*.${labels.slice(i).join('.')}`;
+    if (pattern !== fqdn) patterns.push(pattern);
+  }
   if (fqdn !== '*') patterns.push('*');
   return patterns;
 }
 
 export function resolvedHostOf(rule: DestinationRule, clusterDomain: string): string {
-  return resolveHost(String(rule.spec?.host ?? ''), rule.metadata.namespace, clusterDomain);
+  // Rules reach us from YAML files in offline mode too, so a junk host must
+  // not throw: it resolves to something no destination matches.
+  const host = rule.spec?.host;
+  return typeof host === 'string' ? resolveHost(host, namespaceOf(rule), clusterDomain) : '';
+}
+
+function namespaceOf(rule: DestinationRule): string {
+  const namespace = rule.metadata?.namespace;
+  return typeof namespace === 'string' ? namespace : '';
 }
 
 /**
  * SPEC §4 visibility: a rule in N or in the root namespace is visible to N;
  * otherwise its exportTo (default `*`; `.` is its own namespace) must name N or `*`.
+ * `~` alone means "exported nowhere": Istio then applies the rule to no proxy,
+ * not even in its own namespace, so its subsets do not exist at runtime.
  */
 export function isVisibleTo(rule: DestinationRule, namespace: string, rootNamespace: string): boolean {
-  if (rule.metadata.namespace === namespace || rule.metadata.namespace === rootNamespace) return true;
-  const exportTo = Array.isArray(rule.spec?.exportTo) ? rule.spec.exportTo : ['*'];
+  const exportTo = Array.isArray(rule.spec?.exportTo) ? rule.spec.exportTo : [];
+  if (exportTo.length > 0 && exportTo.every((target) => target === '~')) return false;
+  const own = namespaceOf(rule);
+  if (own === namespace || own === rootNamespace) return true;
   if (exportTo.length === 0) return true;
   return exportTo.some((target) => target === '*' || target === namespace);
 }
@@ -82,34 +101,56 @@ export function selectDestinationRules(
   candidates: readonly DestinationRule[],
   settings: Pick<RuleSettings, 'clusterDomain' | 'rootNamespace'>,
 ): SelectedDestinationRules | undefined {
-  const order = [fromNamespace, namespaceOfHost(fqdn, settings.clusterDomain), settings.rootNamespace];
-  const seen = new Set<string>();
-  for (const namespace of order) {
-    if (namespace === undefined || seen.has(namespace)) continue;
-    seen.add(namespace);
-    const inNamespace = candidates.filter(
-      (rule) => rule.metadata.namespace === namespace && isVisibleTo(rule, fromNamespace, settings.rootNamespace),
-    );
+  const visible = candidates.filter((rule) => isVisibleTo(rule, fromNamespace, settings.rootNamespace));
+  const pick = (namespace: string): SelectedDestinationRules | undefined => {
+    const inNamespace = visible.filter((rule) => namespaceOf(rule) === namespace);
     const best = mostSpecificMatch(fqdn, inNamespace, settings.clusterDomain);
-    if (best) return { host: best, namespace, rules: inNamespace.filter((r) => resolvedHostOf(r, settings.clusterDomain) === best) };
+    if (best === undefined) return undefined;
+    return { host: best.host, namespace, rules: inNamespace.filter((rule) => resolvedHostOf(rule, settings.clusterDomain) === best.host) };
+  };
+
+  const own = pick(fromNamespace);
+  if (own) return own;
+  const serviceNamespace = namespaceOfHost(fqdn, settings.clusterDomain);
+  if (serviceNamespace !== undefined) {
+    const service = pick(serviceNamespace);
+    if (service) return service;
+  } else {
+    // An external host's "service namespace" is that of its ServiceEntry,
+    // which the rules never see. Any other namespace may hold it, so take the
+    // most specific visible match among them (ties: first namespace by name)
+    // rather than deny traffic Istio would route.
+    const others = [...new Set(visible.map(namespaceOf))]
+      .filter((namespace) => namespace !== fromNamespace && namespace !== settings.rootNamespace)
+      .sort();
+    let winner: { selected: SelectedDestinationRules; rank: number } | undefined;
+    for (const namespace of others) {
+      const selected = pick(namespace);
+      if (!selected) continue;
+      const rank = matchingPatterns(fqdn).indexOf(selected.host);
+      if (!winner || rank < winner.rank) winner = { selected, rank };
+    }
+    if (winner) return winner.selected;
   }
-  return undefined;
+  return pick(settings.rootNamespace);
 }
 
-function mostSpecificMatch(fqdn: string, rules: readonly DestinationRule[], clusterDomain: string): string | undefined {
+function mostSpecificMatch(fqdn: string, rules: readonly DestinationRule[], clusterDomain: string): { host: string } | undefined {
   if (rules.length === 0) return undefined;
   const hosts = new Set(rules.map((rule) => resolvedHostOf(rule, clusterDomain)));
-  return matchingPatterns(fqdn).find((pattern) => hosts.has(pattern));
+  const host = matchingPatterns(fqdn).find((pattern) => hosts.has(pattern));
+  return host === undefined ? undefined : { host };
 }
 
 /** Subsets of the selected rules merged the way Istio merges same-host rules: first definition of a name wins. */
 export function mergedSubsets(selected: SelectedDestinationRules): Map<string, { rule: DestinationRule; labels: Record<string, string> | undefined }> {
   const subsets = new Map<string, { rule: DestinationRule; labels: Record<string, string> | undefined }>();
   for (const rule of selected.rules) {
-    for (const subset of Array.isArray(rule.spec.subsets) ? rule.spec.subsets : []) {
-      if (subset && typeof subset.name === 'string' && !subsets.has(subset.name)) {
-        subsets.set(subset.name, { rule, labels: subset.labels });
-      }
+    const list: unknown = rule.spec?.subsets;
+    for (const subset of Array.isArray(list) ? list : []) {
+      if (typeof subset !== 'object' || subset === null) continue;
+      const { name, labels } = subset as { name?: unknown; labels?: Record<string, string> };
+      if (typeof name === 'string' && name !== '' && !subsets.has(name)) subsets.set(name, { rule, labels });
     }
   }
   return subsets;

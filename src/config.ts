@@ -1,0 +1,151 @@
+// The one place flags and environment variables are read and validated.
+import { parseArgs } from 'node:util';
+import { defaultRuleSettings, type RuleSettings } from './rules/types.js';
+import { defaultPort } from './server/routes.js';
+
+export class ConfigError extends Error {}
+
+export interface ServeConfig {
+  port: number;
+  bindAddress: string;
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
+  /** Where standalone mode writes dev certificates when none are given. */
+  certDir: string;
+  seedDir?: string;
+  standalone: boolean;
+  kubeconfigPath?: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  settings: RuleSettings;
+  onSubsetError: 'deny' | 'warn';
+  subsetWriteTimeoutMs: number;
+  maxBodyBytes: number;
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  shutdownGraceMs: number;
+  watchSilenceTimeoutMs: number;
+  certReloadIntervalMs: number;
+}
+
+interface FlagSpec {
+  env: string;
+  type: 'string' | 'boolean';
+  help: string;
+}
+
+/** Every `serve` flag, its environment variable and help line: the README table is generated from the same list. */
+export const serveFlags: Record<string, FlagSpec> = {
+  port: { env: 'CANARY_WEBHOOK_PORT', type: 'string', help: `HTTPS port (default ${defaultPort})` },
+  'bind-address': { env: 'CANARY_WEBHOOK_BIND_ADDRESS', type: 'string', help: 'address to listen on (default 0.0.0.0)' },
+  'tls-cert': { env: 'CANARY_WEBHOOK_TLS_CERT', type: 'string', help: 'PEM certificate file, reloaded when it changes' },
+  'tls-key': { env: 'CANARY_WEBHOOK_TLS_KEY', type: 'string', help: 'PEM private key file, reloaded when it changes' },
+  'cert-dir': { env: 'CANARY_WEBHOOK_CERT_DIR', type: 'string', help: 'standalone: where dev certificates are generated (default certs)' },
+  'seed-dir': { env: 'CANARY_WEBHOOK_SEED_DIR', type: 'string', help: 'standalone: folder of manifests whose DestinationRules seed the store' },
+  standalone: { env: 'CANARY_WEBHOOK_STANDALONE', type: 'boolean', help: 'use the in-memory store even where a kubeconfig exists' },
+  kubeconfig: { env: 'KUBECONFIG', type: 'string', help: 'kubeconfig file (default: in-cluster config, then ~/.kube/config)' },
+  'log-level': { env: 'CANARY_WEBHOOK_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error|fatal|silent (default info)' },
+  'cluster-domain': { env: 'CANARY_WEBHOOK_CLUSTER_DOMAIN', type: 'string', help: 'cluster DNS domain (default cluster.local)' },
+  'root-namespace': { env: 'CANARY_WEBHOOK_ROOT_NAMESPACE', type: 'string', help: 'Istio root namespace (default istio-system)' },
+  'opt-in-label': { env: 'CANARY_WEBHOOK_OPT_IN_LABEL', type: 'string', help: 'Deployment label that opts in (default canary-webhook/enabled)' },
+  'version-annotation': { env: 'CANARY_WEBHOOK_VERSION_ANNOTATION', type: 'string', help: 'version annotation (default canary-webhook/version)' },
+  'service-annotation': { env: 'CANARY_WEBHOOK_SERVICE_ANNOTATION', type: 'string', help: 'service annotation (default canary-webhook/service)' },
+  'inject-mode': { env: 'CANARY_WEBHOOK_INJECT_MODE', type: 'string', help: 'sidecar injection via label|annotation|both (default both)' },
+  'on-subset-error': { env: 'CANARY_WEBHOOK_ON_SUBSET_ERROR', type: 'string', help: 'deny|warn when the subset cannot be written in time (default deny)' },
+  'subset-write-timeout-ms': { env: 'CANARY_WEBHOOK_SUBSET_WRITE_TIMEOUT_MS', type: 'string', help: 'deadline for the DestinationRule write, retries included (default 3000)' },
+  'max-body-bytes': { env: 'CANARY_WEBHOOK_MAX_BODY_BYTES', type: 'string', help: 'largest AdmissionReview accepted; larger gets 413 (default 10485760)' },
+  'keep-alive-timeout-ms': { env: 'CANARY_WEBHOOK_KEEP_ALIVE_TIMEOUT_MS', type: 'string', help: 'idle keep-alive timeout, must outlast the API server\'s 90 s (default 120000)' },
+  'headers-timeout-ms': { env: 'CANARY_WEBHOOK_HEADERS_TIMEOUT_MS', type: 'string', help: 'cut off clients that dribble headers (default 10000)' },
+  'request-timeout-ms': { env: 'CANARY_WEBHOOK_REQUEST_TIMEOUT_MS', type: 'string', help: 'cut off clients that dribble a body (default 30000)' },
+  'shutdown-grace-ms': { env: 'CANARY_WEBHOOK_SHUTDOWN_GRACE_MS', type: 'string', help: 'on SIGTERM, how long in-flight reviews may take (default 20000)' },
+  'watch-silence-timeout-ms': { env: 'CANARY_WEBHOOK_WATCH_SILENCE_TIMEOUT_MS', type: 'string', help: 'restart a DestinationRule watch silent this long (default 300000)' },
+  'cert-reload-interval-ms': { env: 'CANARY_WEBHOOK_CERT_RELOAD_INTERVAL_MS', type: 'string', help: 'how often certificate files are re-checked besides fs events (default 10000)' },
+};
+
+const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(Object.entries(serveFlags).map(([name, spec]) => [name, { type: spec.type }]));
+    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const read = (name: string): string | undefined => {
+    const fromFlag = values[name];
+    if (typeof fromFlag === 'string') return fromFlag;
+    const fromEnv = env[serveFlags[name]!.env];
+    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  };
+  const readBoolean = (name: string): boolean => {
+    if (values[name] === true) return true;
+    const fromEnv = env[serveFlags[name]!.env];
+    if (fromEnv === undefined || fromEnv === '') return false;
+    if (/^(1|true|yes)$/i.test(fromEnv)) return true;
+    if (/^(0|false|no)$/i.test(fromEnv)) return false;
+    throw new ConfigError(`${serveFlags[name]!.env} must be true or false, got "${fromEnv}"`);
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const parsed = Number(raw);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      throw new ConfigError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    }
+    return parsed;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      throw new ConfigError(`--${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    }
+    return raw as T;
+  };
+
+  const tlsCertPath = read('tls-cert');
+  const tlsKeyPath = read('tls-key');
+  if ((tlsCertPath === undefined) !== (tlsKeyPath === undefined)) {
+    throw new ConfigError('--tls-cert and --tls-key go together: give both or neither');
+  }
+  const keepAliveTimeoutMs = integer('keep-alive-timeout-ms', 120_000, 1, 3_600_000);
+  if (keepAliveTimeoutMs <= 90_000) {
+    throw new ConfigError('--keep-alive-timeout-ms must outlast the API server\'s 90 s idle connections (use more than 90000)');
+  }
+  const subsetWriteTimeoutMs = integer('subset-write-timeout-ms', 3_000, 100, 30_000);
+  return {
+    port: integer('port', defaultPort, 0, 65_535),
+    bindAddress: read('bind-address') ?? '0.0.0.0',
+    tlsCertPath,
+    tlsKeyPath,
+    certDir: read('cert-dir') ?? 'certs',
+    seedDir: read('seed-dir'),
+    standalone: readBoolean('standalone'),
+    kubeconfigPath: read('kubeconfig'),
+    logLevel: oneOf('log-level', logLevels, 'info'),
+    settings: {
+      ...defaultRuleSettings,
+      clusterDomain: read('cluster-domain') ?? defaultRuleSettings.clusterDomain,
+      rootNamespace: read('root-namespace') ?? defaultRuleSettings.rootNamespace,
+      optInLabel: read('opt-in-label') ?? defaultRuleSettings.optInLabel,
+      versionAnnotation: read('version-annotation') ?? defaultRuleSettings.versionAnnotation,
+      serviceAnnotation: read('service-annotation') ?? defaultRuleSettings.serviceAnnotation,
+      injectMode: oneOf('inject-mode', ['label', 'annotation', 'both'], defaultRuleSettings.injectMode),
+    },
+    onSubsetError: oneOf('on-subset-error', ['deny', 'warn'], 'deny'),
+    subsetWriteTimeoutMs,
+    maxBodyBytes: integer('max-body-bytes', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    keepAliveTimeoutMs,
+    headersTimeoutMs: integer('headers-timeout-ms', 10_000, 100, 600_000),
+    requestTimeoutMs: integer('request-timeout-ms', 30_000, 100, 600_000),
+    shutdownGraceMs: integer('shutdown-grace-ms', 20_000, 0, 600_000),
+    watchSilenceTimeoutMs: integer('watch-silence-timeout-ms', 300_000, 1_000, 3_600_000),
+    certReloadIntervalMs: integer('cert-reload-interval-ms', 10_000, 100, 3_600_000),
+  };
+}
+
+export function serveUsage(): string {
+  const lines = Object.entries(serveFlags).map(([name, spec]) => `  --${name.padEnd(26)} ${spec.help} [$${spec.env}]`);
+  return `Usage: canary-webhook serve [flags]\n\nStarts the admission webhook over HTTPS.\n\nFlags:\n${lines.join('\n')}\n\nExample:\n  canary-webhook serve --standalone --seed-dir examples/seed\n`;
+}

@@ -1,0 +1,223 @@
+// VirtualService validation (SPEC §3). The input is whatever a client sent,
+// so everything is narrowed from `unknown` here, one level at a time: the
+// walk never recurses into user data, hence no stack overflow on deep junk.
+import { namespaceOfHost, resolveHost } from './hosts.js';
+import { checkSubsets, type SubsetReference } from './subsets.js';
+import type { DestinationRule, Problem, ValidationContext, ValidationResult } from './types.js';
+import { checkRouteWeights, clip, describeValue, singleLine, type RouteEntry } from './weights.js';
+
+export type { SubsetReference } from './subsets.js';
+
+/** Path of the object itself, when it is not even an object. */
+export const ROOT_PATH = '$';
+/** More lines than this in one denial help nobody; the count of the rest is kept. */
+export const MAX_PROBLEM_LINES = 100;
+/** The API server and kubectl show every warning; a screenful is enough. */
+export const MAX_WARNINGS = 20;
+
+type JsonRecord = Record<string, unknown>;
+
+interface Walk {
+  problems: Problem[];
+  warnings: string[];
+  references: SubsetReference[];
+}
+
+export function validateVirtualService(
+  virtualService: unknown,
+  destinationRules: readonly DestinationRule[],
+  ctx: ValidationContext,
+): ValidationResult {
+  const namespace = namespaceFor(virtualService, ctx);
+  const walk = safeWalk(virtualService, namespace, ctx);
+  let subsetProblems: Problem[];
+  try {
+    subsetProblems = checkSubsets(walk.references, destinationRules, namespace, ctx.settings);
+  } catch (error) {
+    subsetProblems = [internalProblem(error)];
+  }
+  return { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings(walk.warnings) };
+}
+
+export function subsetReferences(virtualService: unknown, ctx: ValidationContext): Array<{ path: string; host: string; subset: string }> {
+  return safeWalk(virtualService, namespaceFor(virtualService, ctx), ctx).references.map(({ path, host, subset }) => ({ path, host, subset }));
+}
+
+export function namespacesToRefresh(virtualService: unknown, ctx: ValidationContext): string[] {
+  const namespace = namespaceFor(virtualService, ctx);
+  const hostNamespaces = safeWalk(virtualService, namespace, ctx).references.map((reference) =>
+    namespaceOfHost(reference.host, ctx.settings.clusterDomain),
+  );
+  const all = [namespace, ...hostNamespaces, ctx.settings.rootNamespace];
+  return [...new Set(all.filter((name): name is string => name !== undefined && name !== ''))];
+}
+
+export function formatProblems(problems: readonly Problem[]): string {
+  const lines = problems.slice(0, MAX_PROBLEM_LINES).map((problem) => singleLine(`${problem.path}: ${problem.message}`));
+  const rest = problems.length - lines.length;
+  if (rest > 0) lines.push(`... and ${rest} more problem${rest === 1 ? '' : 's'}`);
+  return lines.join('\n');
+}
+
+/**
+ * `request.namespace` is authoritative (SPEC §5); offline callers may leave
+ * it empty, and then the object's own namespace, then Kubernetes' default.
+ */
+function namespaceFor(virtualService: unknown, ctx: ValidationContext): string {
+  if (ctx.namespace !== '') return ctx.namespace;
+  const metadata = isRecord(virtualService) ? field(virtualService, 'metadata') : undefined;
+  const own = isRecord(metadata) ? field(metadata, 'namespace') : undefined;
+  return typeof own === 'string' && own !== '' ? own : 'default';
+}
+
+/**
+ * The walk is written not to throw on any JSON; this guard is for what JSON
+ * cannot carry (getters, proxies) because an exception here would become an
+ * HTTP 500, which the API server reports far less clearly than a denial.
+ */
+function safeWalk(virtualService: unknown, namespace: string, ctx: ValidationContext): Walk {
+  try {
+    return walkVirtualService(virtualService, namespace, ctx.settings.clusterDomain);
+  } catch (error) {
+    return { problems: [internalProblem(error)], warnings: [], references: [] };
+  }
+}
+
+function internalProblem(error: unknown): Problem {
+  const reason = error instanceof Error ? error.message : 'unknown error';
+  return { path: ROOT_PATH, kind: 'shape', message: `could not be validated: ${reason}` };
+}
+
+function walkVirtualService(virtualService: unknown, namespace: string, clusterDomain: string): Walk {
+  const walk: Walk = { problems: [], warnings: [], references: [] };
+  const shape = (path: string, message: string): void => {
+    walk.problems.push({ path, kind: 'shape', message });
+  };
+  if (!isRecord(virtualService)) {
+    shape(ROOT_PATH, `a VirtualService must be an object, got ${describeValue(virtualService)}`);
+    return walk;
+  }
+  const spec = field(virtualService, 'spec');
+  if (spec === undefined) {
+    shape('spec', 'is missing; a VirtualService needs a spec with http, tcp or tls routes');
+    return walk;
+  }
+  if (!isRecord(spec)) {
+    shape('spec', `must be an object, got ${describeValue(spec)}`);
+    return walk;
+  }
+
+  /** Narrow one Destination; on success return its resolved host and subset. */
+  const destination = (value: unknown, path: string, referencePath: string): { host: string; subset?: string; port?: number } | undefined => {
+    if (value === undefined) return void shape(path, 'is missing; it needs at least a host');
+    if (!isRecord(value)) return void shape(path, `must be an object with a host, got ${describeValue(value)}`);
+    const host = field(value, 'host');
+    const subset = field(value, 'subset');
+    const hostProblem =
+      host === undefined ? 'is missing'
+      : typeof host !== 'string' ? `must be a string, got ${describeValue(host)}`
+      : host.trim() === '' ? 'must not be empty'
+      : undefined;
+    if (hostProblem !== undefined) shape(`${path}.host`, hostProblem);
+    // Proto3 reads an empty subset as "no subset", so "" names nothing.
+    const subsetOk = subset === undefined || typeof subset === 'string';
+    if (!subsetOk) shape(`${path}.subset`, `must be a string, got ${describeValue(subset)}`);
+    if (hostProblem !== undefined || !subsetOk || typeof host !== 'string') return undefined;
+    const resolved = resolveHost(host, namespace, clusterDomain);
+    const named = typeof subset === 'string' && subset !== '' ? subset : undefined;
+    if (named !== undefined) walk.references.push({ path: referencePath, host: resolved, subset: named });
+    const port = field(value, 'port');
+    const number = isRecord(port) ? field(port, 'number') : undefined;
+    return { host: resolved, subset: named, port: typeof number === 'number' ? number : undefined };
+  };
+
+  const routeEntry = (value: unknown, path: string): RouteEntry => {
+    if (!isRecord(value)) {
+      shape(path, `must be an object with a destination, got ${describeValue(value)}`);
+      return { path, isObject: false, weight: { present: false } };
+    }
+    const weight = field(value, 'weight');
+    const target = destination(field(value, 'destination'), `${path}.destination`, path);
+    const entry: RouteEntry = { path, isObject: true, weight: weight === undefined ? { present: false } : { present: true, value: weight } };
+    if (target) {
+      entry.destinationKey = JSON.stringify([target.host, target.subset ?? '', target.port ?? null]);
+      entry.destinationLabel = [target.host, target.subset && `subset ${target.subset}`, target.port !== undefined && `port ${target.port}`]
+        .filter(Boolean)
+        .join(' ');
+    }
+    return entry;
+  };
+
+  const list = (value: unknown, path: string): unknown[] | undefined => {
+    if (value === undefined) return undefined;
+    if (Array.isArray(value)) return value;
+    shape(path, `must be a list, got ${describeValue(value)}`);
+    return undefined;
+  };
+
+  for (const kind of ['http', 'tcp', 'tls'] as const) {
+    const rules = list(field(spec, kind), `spec.${kind}`) ?? [];
+    rules.forEach((rule, index) => {
+      const rulePath = `spec.${kind}[${index}]`;
+      if (!isRecord(rule)) return void shape(rulePath, `must be an object, got ${describeValue(rule)}`);
+      // No route (redirect, directResponse, delegate): nothing to weigh.
+      const route = list(field(rule, 'route'), `${rulePath}.route`);
+      if (route) {
+        const entries = route.map((entry, position) => routeEntry(entry, `${rulePath}.route[${position}]`));
+        const findings = checkRouteWeights(`${rulePath}.route`, entries);
+        walk.problems.push(...findings.problems);
+        walk.warnings.push(...findings.warnings);
+      }
+      if (kind !== 'http') return;
+      const mirror = field(rule, 'mirror');
+      if (mirror !== undefined) destination(mirror, `${rulePath}.mirror`, `${rulePath}.mirror`);
+      const mirrors = list(field(rule, 'mirrors'), `${rulePath}.mirrors`) ?? [];
+      mirrors.forEach((policy, position) => {
+        const policyPath = `${rulePath}.mirrors[${position}]`;
+        if (!isRecord(policy)) return void shape(policyPath, `must be an object with a destination, got ${describeValue(policy)}`);
+        destination(field(policy, 'destination'), `${policyPath}.destination`, `${policyPath}.destination`);
+      });
+    });
+  }
+  return walk;
+}
+
+function capWarnings(warnings: readonly string[]): string[] {
+  if (warnings.length <= MAX_WARNINGS) return [...warnings];
+  const kept = warnings.slice(0, MAX_WARNINGS - 1);
+  return [...kept, clip(`... and ${warnings.length - kept.length} more warnings`)];
+}
+
+/**
+ * Document order: `spec.http[2]` before `spec.http[10]`, a route's sum before
+ * its entries, so a denial reads top to bottom like the manifest.
+ */
+function sortByPath(problems: readonly Problem[]): Problem[] {
+  const keyed = problems.map((problem, index) => ({ problem, index, key: pathKey(problem.path) }));
+  keyed.sort((a, b) => compareKeys(a.key, b.key) || a.index - b.index);
+  return keyed.map(({ problem }) => problem);
+}
+
+function pathKey(path: string): Array<string | number> {
+  return path.split(/[.[\]]+/).filter((part) => part !== '').map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
+function compareKeys(a: ReadonlyArray<string | number>, b: ReadonlyArray<string | number>): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] as string | number;
+    const y = b[i] as string | number;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+function isRecord(value: unknown): value is JsonRecord {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Own properties only: `constructor` or a `__proto__` key must not be read as a field. */
+function field(record: JsonRecord, key: string): unknown {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}

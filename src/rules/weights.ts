@@ -1,0 +1,134 @@
+// SPEC §3 weight rules for one `route` list (http, tcp or tls alike), on
+// entries the walker in validate.ts has already narrowed.
+import type { Problem } from './types.js';
+
+/** `undefined` when the entry has no `weight` key; anything else is what was sent. */
+export type WeightField = { present: false } | { present: true; value: unknown };
+
+export interface RouteEntry {
+  /** `spec.http[0].route[1]` */
+  path: string;
+  /** False when the entry is not an object: it has no weight to read. */
+  isObject: boolean;
+  weight: WeightField;
+  /** Identity for the duplicate warning (resolved host, subset, port), when the destination is well formed. */
+  destinationKey?: string;
+  /** Short human form of that identity, for messages. */
+  destinationLabel?: string;
+}
+
+export interface RouteFindings {
+  problems: Problem[];
+  warnings: string[];
+}
+
+/** Kubernetes terminals wrap or cut longer warnings (SPEC §5). */
+export const MAX_WARNING_LENGTH = 119;
+
+export function checkRouteWeights(routePath: string, entries: readonly RouteEntry[]): RouteFindings {
+  const problems: Problem[] = [];
+  const warnings: string[] = [];
+  // Weights Istio would use, or undefined where the sum cannot be computed.
+  const weights: Array<number | undefined> = entries.map((entry) => {
+    if (!entry.isObject) return undefined;
+    if (!entry.weight.present) return 0;
+    const value = entry.weight.value;
+    if (isValidWeight(value)) return value;
+    problems.push({ path: `${entry.path}.weight`, kind: 'weight', message: `must be an integer >= 0, got ${describeValue(value)}` });
+    return undefined;
+  });
+
+  if (entries.length === 1) {
+    const [only] = entries;
+    const weight = weights[0];
+    // The only destination gets all traffic whatever it says; a weight that
+    // claims otherwise is a sign the author forgot a second destination.
+    if (only && only.weight.present && weight !== undefined && weight !== 100) {
+      warnings.push(clip(`${only.path}: weight ${weight} on the only destination; it still gets 100% of traffic`));
+    }
+    return { problems, warnings };
+  }
+  if (entries.length === 0) return { problems, warnings };
+
+  entries.forEach((entry, index) => {
+    const weight = weights[index];
+    if (weight === undefined) return;
+    if (weight > 100) {
+      problems.push({ path: `${entry.path}.weight`, kind: 'weight', message: `${weight} is more than 100` });
+    } else if (weight === 0) {
+      const what = entry.weight.present ? 'weight 0' : 'no weight (counts as 0)';
+      warnings.push(clip(`${entry.path}: ${what}; this destination gets no traffic`));
+    }
+  });
+  if (weights.every((weight) => weight !== undefined)) {
+    const sum = weights.reduce<number>((total, weight) => total + (weight ?? 0), 0);
+    if (sum !== 100) problems.push({ path: routePath, kind: 'weight', message: `weights sum to ${sum}, must be 100` });
+  }
+
+  warnings.push(...duplicateWarnings(entries));
+  return { problems, warnings };
+}
+
+function duplicateWarnings(entries: readonly RouteEntry[]): string[] {
+  const warnings: string[] = [];
+  const firstIndex = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    if (entry.destinationKey === undefined) return;
+    const first = firstIndex.get(entry.destinationKey);
+    if (first === undefined) {
+      firstIndex.set(entry.destinationKey, index);
+      return;
+    }
+    warnings.push(clip(`${entry.path}: same destination as route[${first}] (${entry.destinationLabel ?? entry.destinationKey})`));
+  });
+  return warnings;
+}
+
+export function isValidWeight(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+/** JSON-ish type name for messages: `null` and `array` are not `object` to a reader. */
+export function jsonTypeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+/**
+ * The value and its type, short and on one line. Never serialises containers:
+ * admission input can be deeply nested, and JSON.stringify would recurse.
+ */
+export function describeValue(value: unknown): string {
+  const type = jsonTypeOf(value);
+  switch (type) {
+    case 'string':
+      return `${JSON.stringify(truncate(value as string, 40))} (string)`;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `${String(value)} (${type})`;
+    case 'null':
+      return 'null';
+    case 'array':
+      return 'a list';
+    case 'object':
+      return 'an object';
+    default:
+      return `a value of type ${type}`;
+  }
+}
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** One line, short enough for a terminal: control characters from input are escaped. */
+export function clip(text: string): string {
+  return truncate(singleLine(text), MAX_WARNING_LENGTH);
+}
+
+export function singleLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -1,0 +1,110 @@
+// The AdmissionReview envelope (SPEC §5): parsing the untrusted body and
+// building the answer in the version that was asked.
+import type { Operation } from 'fast-json-patch';
+
+export const admissionVersions = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
+export type AdmissionApiVersion = (typeof admissionVersions)[number];
+
+export interface GroupVersionKind { group?: unknown; version?: unknown; kind?: unknown }
+export interface GroupVersionResource { group?: unknown; version?: unknown; resource?: unknown }
+
+/** The request fields this service reads; everything is `unknown` until checked. */
+export interface AdmissionRequest {
+  uid: string;
+  kind?: GroupVersionKind;
+  resource?: GroupVersionResource;
+  subResource?: unknown;
+  namespace?: unknown;
+  name?: unknown;
+  operation?: unknown;
+  object?: unknown;
+  oldObject?: unknown;
+  dryRun?: unknown;
+}
+
+export interface AdmissionVerdict {
+  allowed: boolean;
+  /** Denial text shown by kubectl. */
+  message?: string;
+  patch?: Operation[];
+  warnings?: string[];
+}
+
+export class BadReviewError extends Error {}
+
+export function parseAdmissionReview(body: unknown): { apiVersion: AdmissionApiVersion; request: AdmissionRequest } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new BadReviewError('body is not an AdmissionReview: expected a JSON object');
+  }
+  const review = body as Record<string, unknown>;
+  if (review.kind !== 'AdmissionReview') {
+    throw new BadReviewError(`body is not an AdmissionReview: kind is ${JSON.stringify(review.kind) ?? 'missing'}`);
+  }
+  const apiVersion = review.apiVersion;
+  if (!admissionVersions.includes(apiVersion as AdmissionApiVersion)) {
+    throw new BadReviewError(`unsupported AdmissionReview apiVersion ${JSON.stringify(apiVersion) ?? 'missing'}: use admission.k8s.io/v1 or v1beta1`);
+  }
+  const request = review.request;
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+    throw new BadReviewError('AdmissionReview has no request');
+  }
+  const uid = (request as Record<string, unknown>).uid;
+  if (typeof uid !== 'string' || uid === '') {
+    throw new BadReviewError('AdmissionReview request has no uid');
+  }
+  return { apiVersion: apiVersion as AdmissionApiVersion, request: request as AdmissionRequest };
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: AdmissionApiVersion;
+  kind: 'AdmissionReview';
+  response: {
+    uid: string;
+    allowed: boolean;
+    status?: { code: number; reason: string; message: string };
+    patchType?: 'JSONPatch';
+    patch?: string;
+    warnings?: string[];
+  };
+}
+
+export function admissionResponse(apiVersion: AdmissionApiVersion, uid: string, verdict: AdmissionVerdict): AdmissionReviewResponse {
+  const response: AdmissionReviewResponse['response'] = { uid, allowed: verdict.allowed };
+  if (!verdict.allowed) {
+    response.status = { code: 403, reason: 'Forbidden', message: verdict.message ?? 'denied' };
+  }
+  if (verdict.allowed && verdict.patch && verdict.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(verdict.patch)).toString('base64');
+  }
+  if (verdict.warnings && verdict.warnings.length > 0) response.warnings = verdict.warnings;
+  return { apiVersion, kind: 'AdmissionReview', response };
+}
+
+/** `request.namespace` wins: `kubectl apply` often leaves `metadata.namespace` empty. */
+export function requestNamespace(request: AdmissionRequest): string {
+  if (typeof request.namespace === 'string' && request.namespace !== '') return request.namespace;
+  const metadata = (request.object as { metadata?: { namespace?: unknown } } | null | undefined)?.metadata;
+  return typeof metadata?.namespace === 'string' && metadata.namespace !== '' ? metadata.namespace : 'default';
+}
+
+/** `namespace/name` for logs, tolerant of junk. */
+export function requestObjectName(request: AdmissionRequest): string {
+  const metadata = (request.object as { metadata?: { name?: unknown; generateName?: unknown } } | null | undefined)?.metadata;
+  const name = typeof request.name === 'string' && request.name !== '' ? request.name
+    : typeof metadata?.name === 'string' ? metadata.name
+    : typeof metadata?.generateName === 'string' ? `${metadata.generateName}*` : '';
+  return `${requestNamespace(request)}/${name}`;
+}
+
+/** Does the request concern exactly this group/kind and resource (no subresource)? Anything else passes unchanged. */
+export function concerns(request: AdmissionRequest, target: { group: string; kind: string; resource: string }): boolean {
+  const kindMatches = request.kind?.group === target.group && request.kind?.kind === target.kind;
+  const resourceMatches = request.resource === undefined
+    || (request.resource.group === target.group && request.resource.resource === target.resource);
+  const noSubresource = request.subResource === undefined || request.subResource === '';
+  const object = request.object as { kind?: unknown } | null | undefined;
+  // A request whose object says it is something else is not trusted to be what the envelope claims.
+  const objectAgrees = object === null || object === undefined || typeof object !== 'object' || object.kind === undefined || object.kind === target.kind;
+  return kindMatches && resourceMatches && noSubresource && objectAgrees;
+}

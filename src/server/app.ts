@@ -1,0 +1,86 @@
+// The HTTP layer without TLS: supertest drives it directly, serve() wraps it in HTTPS.
+import express, { type Request, type Response } from 'express';
+import { admissionResponse, BadReviewError, parseAdmissionReview, requestObjectName, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
+import { BodyError, readJsonBody } from './body.js';
+import type { AppDeps } from './deps.js';
+import type { WebhookName } from './metrics.js';
+import { reviewDeployment } from './review-mutate.js';
+import { reviewVirtualService } from './review-validate.js';
+import { routes } from './routes.js';
+
+type Reviewer = (request: AdmissionRequest, deps: AppDeps) => Promise<AdmissionVerdict>;
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  // Both cost time on every review and tell a client nothing it needs.
+  app.set('etag', false);
+  app.set('x-powered-by', false);
+
+  app.post(routes.mutate, reviewEndpoint('mutate', reviewDeployment, deps));
+  app.post(routes.validate, reviewEndpoint('validate', reviewVirtualService, deps));
+  app.get(routes.healthz, (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+  app.get(routes.readyz, (_req, res) => {
+    if (deps.isShuttingDown()) return void res.status(503).type('text/plain').send('shutting down\n');
+    if (!deps.store.isReady()) return void res.status(503).type('text/plain').send('DestinationRule cache not synced yet\n');
+    res.type('text/plain').send('ok\n');
+  });
+  app.get(routes.metrics, async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  app.use((req: Request, res: Response) => {
+    res.status(404).type('text/plain').send(`no route for ${req.method} ${req.path}: use POST ${routes.mutate} or POST ${routes.validate}\n`);
+  });
+  return app;
+}
+
+function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const startedNs = process.hrtime.bigint();
+    if (deps.isShuttingDown()) res.setHeader('Connection', 'close');
+    let parsed: ReturnType<typeof parseAdmissionReview>;
+    try {
+      parsed = parseAdmissionReview(await readJsonBody(req, deps.maxBodyBytes));
+    } catch (error) {
+      const statusCode = error instanceof BodyError ? error.statusCode : 400;
+      const message = error instanceof BodyError || error instanceof BadReviewError ? error.message : 'could not read the AdmissionReview';
+      deps.metrics.observeReview(webhook, 'unknown', 'bad_request', elapsedSeconds(startedNs));
+      deps.logger.info({ webhook, status: statusCode, reason: message }, 'bad admission request');
+      res.status(statusCode).type('text/plain').send(`${message}\n`);
+      return;
+    }
+    const { apiVersion, request } = parsed;
+    let verdict: AdmissionVerdict;
+    try {
+      verdict = await review(request, deps);
+    } catch (error) {
+      // A rule must never throw; if one does, the object still gets a clean,
+      // explained denial rather than an HTTP 500 the API server would retry.
+      deps.logger.error({ uid: request.uid, err: error }, 'review failed unexpectedly');
+      verdict = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
+    }
+    const answer = admissionResponse(apiVersion, request.uid, verdict);
+    res.status(200).type('application/json').send(JSON.stringify(answer));
+
+    const durationSeconds = elapsedSeconds(startedNs);
+    const operation = typeof request.operation === 'string' ? request.operation : 'unknown';
+    const result = !verdict.allowed ? 'denied' : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
+    deps.metrics.observeReview(webhook, operation, result, durationSeconds);
+    deps.logger.info({
+      uid: request.uid,
+      webhook,
+      kind: typeof request.kind?.kind === 'string' ? request.kind.kind : undefined,
+      object: requestObjectName(request),
+      operation,
+      allowed: verdict.allowed,
+      patchBytes: answer.response.patch ? Buffer.byteLength(answer.response.patch, 'base64') : 0,
+      warnings: verdict.warnings?.length ?? 0,
+      durationMs: Math.round(durationSeconds * 1e6) / 1e3,
+    }, 'review');
+  };
+}
+
+function elapsedSeconds(startedNs: bigint): number {
+  return Number(process.hrtime.bigint() - startedNs) / 1e9;
+}

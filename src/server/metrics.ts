@@ -1,0 +1,55 @@
+// Prometheus metrics (SPEC §6). A registry per app so tests and the
+// benchmark can run several servers in one process without collisions.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DestinationRuleStore } from '../store/types.js';
+
+export type WebhookName = 'mutate' | 'validate';
+export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'bad_request';
+
+export interface WebhookMetrics {
+  registry: Registry;
+  observeReview(webhook: WebhookName, operation: string, result: ReviewResult, durationSeconds: number): void;
+  destinationRuleWrite(result: string): void;
+}
+
+export function createMetrics(store: Pick<DestinationRuleStore, 'size'>, options: { processMetrics?: boolean } = {}): WebhookMetrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'canary_webhook_' });
+  const requests = new Counter({
+    name: 'canary_webhook_admission_requests_total',
+    help: 'Admission reviews answered, by webhook, operation and result',
+    labelNames: ['webhook', 'operation', 'result'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'canary_webhook_admission_duration_seconds',
+    help: 'Time from body received to answer sent, by webhook',
+    labelNames: ['webhook'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const writes = new Counter({
+    name: 'canary_webhook_destinationrule_writes_total',
+    help: 'DestinationRule subset writes, by result (created, appended, present, conflict, error, failed)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'canary_webhook_destinationrule_cache_size',
+    help: 'DestinationRules held in the cache',
+    registers: [registry],
+    collect() {
+      this.set(store.size());
+    },
+  });
+  return {
+    registry,
+    observeReview(webhook, operation, result, durationSeconds) {
+      requests.inc({ webhook, operation, result });
+      latency.observe({ webhook }, durationSeconds);
+    },
+    destinationRuleWrite(result) {
+      writes.inc({ result });
+    },
+  };
+}

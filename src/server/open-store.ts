@@ -1,0 +1,39 @@
+// Chooses where DestinationRules live: the cluster when one is configured,
+// else (or with --standalone) an in-memory store seeded from manifests.
+import type { Logger } from 'pino';
+import type { ServeConfig } from '../config.js';
+import { isDestinationRule } from '../manifests/kinds.js';
+import { loadManifests } from '../manifests/load.js';
+import type { DestinationRule } from '../rules/types.js';
+import { loadKubeConfig } from '../store/kube/config.js';
+import { connectKubeStore } from '../store/kube/kube-store.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { DestinationRuleStore } from '../store/types.js';
+
+export async function openStore(config: ServeConfig, logger: Logger): Promise<{ store: DestinationRuleStore; standalone: boolean }> {
+  const kube = config.standalone ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
+  if (kube === undefined) {
+    const seed = config.seedDir ? await loadSeed(config.seedDir, config, logger) : [];
+    logger.info(
+      { mode: 'standalone', reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig', seedDestinationRules: seed.length },
+      'DestinationRules live in memory (standalone mode)',
+    );
+    return { store: new MemoryStore(config.settings, seed), standalone: true };
+  }
+  if (config.seedDir) logger.warn({ seedDir: config.seedDir }, '--seed-dir applies to standalone mode only; ignored');
+  const server = kube.kubeConfig.getCurrentCluster()?.server;
+  logger.info({ mode: 'kubernetes', source: kube.source, server }, 'DestinationRules come from the Kubernetes API');
+  const store = await connectKubeStore({
+    kubeConfig: kube.kubeConfig,
+    settings: config.settings,
+    logger,
+    watchSilenceTimeoutMs: config.watchSilenceTimeoutMs,
+  });
+  return { store, standalone: false };
+}
+
+async function loadSeed(seedDir: string, config: ServeConfig, logger: Logger): Promise<DestinationRule[]> {
+  const loaded = await loadManifests([seedDir], { defaultNamespace: 'default' });
+  for (const error of loaded.errors) logger.warn({ file: error.file, line: error.line }, `seed manifest skipped: ${error.message}`);
+  return loaded.documents.map((document) => document.object).filter(isDestinationRule);
+}

@@ -1,0 +1,52 @@
+// POST /mutate: the imperative shell around mutateDeployment.
+import { mutateDeployment } from '../rules/mutate.js';
+import { diffPatch } from '../rules/patch.js';
+import { concerns, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
+import type { AppDeps } from './deps.js';
+
+const deployment = { group: 'apps', kind: 'Deployment', resource: 'deployments' };
+
+export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps): Promise<AdmissionVerdict> {
+  const operation = request.operation;
+  if (!concerns(request, deployment) || (operation !== 'CREATE' && operation !== 'UPDATE')) {
+    return { allowed: true };
+  }
+  if (request.object === null || typeof request.object !== 'object' || Array.isArray(request.object)) {
+    return { allowed: false, message: `request.object must be a Deployment object, got ${describe(request.object)}` };
+  }
+  const outcome = mutateDeployment(request.object, {
+    operation,
+    namespace: requestNamespace(request),
+    oldObject: operation === 'UPDATE' ? request.oldObject : undefined,
+    settings: deps.settings,
+  });
+  if (outcome.kind === 'skip') return { allowed: true };
+  if (outcome.kind === 'deny') return { allowed: false, message: outcome.message };
+
+  const warnings = [...outcome.warnings];
+  const patch = diffPatch(request.object, outcome.mutated);
+  if (request.dryRun === true) {
+    warnings.push(`dry run: DestinationRule subset "${outcome.subset.subsetName}" of ${outcome.subset.service} was not written`);
+    return { allowed: true, patch, warnings };
+  }
+
+  const result = await deps.store.ensureSubset(outcome.subset, Date.now() + deps.subsetWriteTimeoutMs);
+  deps.metrics.destinationRuleWrite(result.outcome);
+  if (result.outcome === 'failed') {
+    const reason = `could not add subset "${outcome.subset.subsetName}" to the DestinationRule for ${outcome.subset.host}: ${result.reason}`;
+    if (deps.onSubsetError === 'deny') return { allowed: false, message: `${reason} (retry the apply; the webhook retries conflicts for ${deps.subsetWriteTimeoutMs} ms)` };
+    deps.logger.warn({ uid: request.uid, reason }, 'subset write failed; allowing as --on-subset-error=warn says');
+    return { allowed: true, patch, warnings: [...warnings, truncate(`subset not written: ${result.reason}`)] };
+  }
+  return { allowed: true, patch, warnings: [...warnings, ...result.warnings] };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value;
+}
+
+function truncate(text: string): string {
+  return text.length < 120 ? text : `${text.slice(0, 116)}...`;
+}

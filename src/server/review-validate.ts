@@ -1,0 +1,39 @@
+// POST /validate: the imperative shell around validateVirtualService, with
+// the direct read that keeps a stale cache from causing a false denial.
+import type { DestinationRule, ValidationContext, ValidationResult } from '../rules/types.js';
+import { formatProblems, namespacesToRefresh, subsetReferences, validateVirtualService } from '../rules/validate.js';
+import { concerns, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
+import type { AppDeps } from './deps.js';
+
+const virtualService = { group: 'networking.istio.io', kind: 'VirtualService', resource: 'virtualservices' };
+
+export async function reviewVirtualService(request: AdmissionRequest, deps: AppDeps): Promise<AdmissionVerdict> {
+  const operation = request.operation;
+  if (!concerns(request, virtualService) || (operation !== 'CREATE' && operation !== 'UPDATE')) {
+    return { allowed: true };
+  }
+  const ctx: ValidationContext = { namespace: requestNamespace(request), settings: deps.settings };
+  let result = validateAgainstCache(request.object, ctx, deps);
+  if (result.problems.some((problem) => problem.kind === 'subset')) {
+    // The cache may simply not have seen a DestinationRule applied a moment ago
+    // (same `kubectl apply -f` file): ask the source of truth before denying.
+    try {
+      await deps.store.refreshNamespaces(namespacesToRefresh(request.object, ctx));
+      result = validateAgainstCache(request.object, ctx, deps);
+    } catch (error) {
+      deps.logger.warn({ uid: request.uid, err: (error as Error).message }, 'direct DestinationRule read failed; answering from the cache');
+    }
+  }
+  if (result.problems.length > 0) {
+    return { allowed: false, message: formatProblems(result.problems), warnings: result.warnings };
+  }
+  return { allowed: true, warnings: result.warnings };
+}
+
+function validateAgainstCache(object: unknown, ctx: ValidationContext, deps: AppDeps): ValidationResult {
+  const candidates = new Set<DestinationRule>();
+  for (const reference of subsetReferences(object, ctx)) {
+    for (const rule of deps.store.candidatesForHost(reference.host)) candidates.add(rule);
+  }
+  return validateVirtualService(object, [...candidates], ctx);
+}

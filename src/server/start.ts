@@ -1,0 +1,105 @@
+// `canary-webhook serve`: wires config, logger, store, app and HTTPS together.
+import { pino, type Logger } from 'pino';
+import { ConfigError, parseServeConfig, serveUsage, type ServeConfig } from '../config.js';
+import type { DestinationRuleStore } from '../store/types.js';
+import { createApp } from './app.js';
+import { createMetrics } from './metrics.js';
+import { serve, type RunningServer } from './serve.js';
+import { openStore } from './open-store.js';
+import { resolveTlsFiles } from './tls-files.js';
+
+export interface StartedServer {
+  running: RunningServer;
+  store: DestinationRuleStore;
+  config: ServeConfig;
+  /** Drain and stop, as on SIGTERM. */
+  shutdown(): Promise<void>;
+}
+
+/** Parses flags, starts serving and installs signal handlers; exits the process on a configuration error. */
+export async function startServer(argv: readonly string[]): Promise<StartedServer | undefined> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(serveUsage());
+    return undefined;
+  }
+  let config: ServeConfig;
+  try {
+    config = parseServeConfig(argv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`canary-webhook serve: ${error.message}\n\n${serveUsage()}`);
+    process.exitCode = 2;
+    return undefined;
+  }
+  const logger = pino({ level: config.logLevel, base: { service: 'canary-webhook' } });
+  try {
+    const started = await startWithConfig(config, logger);
+    installSignalHandlers(started, logger);
+    return started;
+  } catch (error) {
+    // Start-up problems (no Istio CRDs, unreadable certificates) are the
+    // operator's to fix: one clear line, no stack trace, non-zero exit.
+    logger.fatal({ err: (error as Error).message }, 'canary-webhook could not start');
+    process.exitCode = 1;
+    return undefined;
+  }
+}
+
+export async function startWithConfig(config: ServeConfig, logger: Logger): Promise<StartedServer> {
+  const { store, standalone } = await openStore(config, logger);
+  const metrics = createMetrics(store);
+  let shuttingDown = false;
+  const app = createApp({
+    store,
+    settings: config.settings,
+    logger,
+    metrics,
+    onSubsetError: config.onSubsetError,
+    subsetWriteTimeoutMs: config.subsetWriteTimeoutMs,
+    maxBodyBytes: config.maxBodyBytes,
+    isShuttingDown: () => shuttingDown,
+  });
+  const tls = await resolveTlsFiles(config, standalone, logger);
+  const running = await serve(app, {
+    port: config.port,
+    bindAddress: config.bindAddress,
+    certPath: tls.certPath,
+    keyPath: tls.keyPath,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    certReloadIntervalMs: config.certReloadIntervalMs,
+    logger,
+  });
+  logger.info({ port: running.port, certPath: tls.certPath }, `canary-webhook listening on https://${config.bindAddress}:${running.port}`);
+  let stopping: Promise<void> | undefined;
+  return {
+    running,
+    store,
+    config,
+    shutdown() {
+      stopping ??= (async () => {
+        shuttingDown = true;
+        const { drained } = await running.close(config.shutdownGraceMs);
+        await store.close();
+        logger.info({ drained }, 'canary-webhook stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+function installSignalHandlers(started: StartedServer, logger: Logger): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight reviews');
+    started.shutdown().then(
+      () => logger.flush(() => process.exit(0)),
+      (error: unknown) => {
+        logger.error({ err: (error as Error).message }, 'shutdown failed');
+        logger.flush(() => process.exit(1));
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}

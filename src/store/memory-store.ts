@@ -1,0 +1,71 @@
+// The in-memory DestinationRule store: standalone mode (no cluster) and the
+// offline CLI. Same planning code as the Kubernetes store; writes are
+// synchronous, so there is nothing to retry and no update can be lost.
+import { planSubset } from '../rules/subset-plan.js';
+import type { DestinationRule, RuleSettings, SubsetRequest } from '../rules/types.js';
+import { HostIndex } from './host-index.js';
+import type { DestinationRuleStore, EnsureSubsetResult } from './types.js';
+
+export class MemoryStore implements DestinationRuleStore {
+  private readonly index: HostIndex;
+  private resourceVersion = 0;
+
+  constructor(
+    private readonly settings: RuleSettings,
+    seed: DestinationRule[] = [],
+  ) {
+    this.index = new HostIndex(settings.clusterDomain);
+    for (const rule of seed) this.index.upsert(this.stamp(structuredClone(rule)));
+  }
+
+  candidatesForHost(fqdn: string): readonly DestinationRule[] {
+    return this.index.candidatesForHost(fqdn);
+  }
+
+  /** Memory is the source of truth: nothing fresher to read. */
+  async refreshNamespaces(_namespaces: readonly string[]): Promise<void> {}
+
+  async ensureSubset(request: SubsetRequest, _deadlineMs: number): Promise<EnsureSubsetResult> {
+    try {
+      const plan = planSubset(request, this.index.inNamespace(request.namespace), this.settings);
+      switch (plan.action) {
+        case 'none':
+          return { outcome: 'present', destinationRule: plan.destinationRule, warnings: plan.warnings, attempts: 1 };
+        case 'create': {
+          const created = this.stamp(structuredClone(plan.destinationRule));
+          this.index.upsert(created);
+          return { outcome: 'created', destinationRule: created, warnings: plan.warnings, attempts: 1 };
+        }
+        case 'append': {
+          const updated = this.stamp(structuredClone(plan.updated));
+          this.index.upsert(updated);
+          return { outcome: 'appended', destinationRule: updated, warnings: plan.warnings, attempts: 1 };
+        }
+      }
+    } catch (err) {
+      return { outcome: 'failed', reason: err instanceof Error ? err.message : String(err), attempts: 1 };
+    }
+  }
+
+  /** Every stored rule, ordered by namespace then name (`inject` output, tests). */
+  list(): DestinationRule[] {
+    return this.index.all();
+  }
+
+  isReady(): boolean {
+    return true;
+  }
+
+  size(): number {
+    return this.index.size();
+  }
+
+  async close(): Promise<void> {}
+
+  /** A new resourceVersion on every write, as an API server would; nothing else is added. */
+  private stamp(rule: DestinationRule): DestinationRule {
+    this.resourceVersion += 1;
+    rule.metadata.resourceVersion = String(this.resourceVersion);
+    return rule;
+  }
+}

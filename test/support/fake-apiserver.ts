@@ -1,0 +1,251 @@
+// A small Kubernetes-API-compatible HTTP server for tests: the REAL
+// @kubernetes/client-node talks to it over plain HTTP on 127.0.0.1. It serves
+// discovery for networking.istio.io and any of its resources (destinationrules,
+// virtualservices, ...) in one namespace or across all: list, watch, get,
+// create, JSON Patch / merge patch, update, delete. Tests inject faults
+// (latency, N × 409/500, dropped or silent watches, compaction → 410, the
+// server going down) and read back every request it received.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { FakeObjects, GROUP, kindOf, statusBody, type Obj, type Result } from './fake-objects.js';
+import { WatchHub } from './fake-watch.js';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: string;
+  contentType: string | undefined;
+  watch: boolean;
+  status?: number;
+}
+
+export interface FaultRule {
+  method?: string;
+  /** Substring of, or pattern for, the request path. */
+  path?: string | RegExp;
+  status: number;
+  count: number;
+}
+
+export class FakeApiServer {
+  readonly objects = new FakeObjects();
+  readonly watches = new WatchHub(this.objects);
+  readonly requests: RecordedRequest[] = [];
+  /** Which networking.istio.io versions discovery reports and the server serves, newest first. */
+  servedVersions: string[] = ['v1', 'v1beta1', 'v1alpha3'];
+  /** Added to every request before it is handled: a fixed delay, or uniform in [min, max]. */
+  latencyMs: number | { min: number; max: number } = 0;
+  /** Faults answered so far, by status code. */
+  readonly injected = new Map<number, number>();
+  private faults: FaultRule[] = [];
+  private server: Server | undefined;
+  private port = 0;
+
+  /** Start on 127.0.0.1 (a random port the first time, the same port on restart). */
+  async start(): Promise<void> {
+    if (this.server) return;
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 1000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  /** The API server goes down: every connection is cut and new ones are refused. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.watches.dropAll();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** A KubeConfig pointing at this server, as a user's kubeconfig would. */
+  kubeConfig(): KubeConfig {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
+      users: [{ name: 'tester', token: 'fake-token' }],
+      contexts: [{ name: 'fake', cluster: 'fake', user: 'tester' }],
+      currentContext: 'fake',
+    });
+    return kubeConfig;
+  }
+
+  /** The next `count` requests matching method/path are answered with `status` and not executed. */
+  failNext(rule: FaultRule): void {
+    this.faults.push({ ...rule });
+  }
+
+  /** Make every resourceVersion older than the current one too old to watch from (etcd compaction). */
+  compact(): void {
+    this.objects.compactedRv = this.objects.rv;
+  }
+
+  /** Store an object directly, as another client would (watchers see ADDED or MODIFIED). */
+  put(plural: string, object: Obj): Obj {
+    const meta = object.metadata as { namespace: string; name: string };
+    const current = this.objects.get(plural, meta.namespace, meta.name);
+    const result = current
+      ? this.objects.update(plural, meta.namespace, meta.name, { ...object, metadata: { ...object.metadata, resourceVersion: current.metadata!.resourceVersion } })
+      : this.objects.create(plural, meta.namespace, { ...object, metadata: { ...object.metadata, resourceVersion: undefined } });
+    if (result.status >= 300) throw new Error(`put failed: ${JSON.stringify(result.body)}`);
+    return result.body as Obj;
+  }
+
+  count(filter: Partial<Pick<RecordedRequest, 'method' | 'watch'>> & { path?: string | RegExp } = {}): number {
+    return this.requests.filter((r) => matches(r, filter.method, filter.path) && (filter.watch === undefined || r.watch === filter.watch)).length;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const isWatch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.search,
+      contentType: req.headers['content-type']?.split(';')[0],
+      watch: isWatch,
+    };
+    this.requests.push(record);
+    try {
+      const body = await readBody(req);
+      await this.delay();
+      if (res.destroyed) return;
+      const fault = this.takeFault(record);
+      if (fault !== undefined) {
+        this.injected.set(fault, (this.injected.get(fault) ?? 0) + 1);
+        return send(res, record, { status: fault, body: statusBody(fault, fault === 409 ? 'Conflict' : 'InternalError', `injected fault ${fault}`) });
+      }
+      const result = this.route(req, res, url, isWatch, body, record);
+      if (result) send(res, record, result);
+    } catch (err) {
+      send(res, record, { status: 400, body: statusBody(400, 'BadRequest', err instanceof Error ? err.message : String(err)) });
+    }
+  }
+
+  /** Answers a request, or returns undefined when a watch took over the response. */
+  private route(req: IncomingMessage, res: ServerResponse, url: URL, isWatch: boolean, body: unknown, record: RecordedRequest): Result | undefined {
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const method = req.method ?? 'GET';
+    const notFound: Result = { status: 404, body: statusBody(404, 'NotFound', 'the server could not find the requested resource') };
+    if (parts[0] !== 'apis') return notFound;
+    const served = this.servedVersions;
+    const group = { kind: 'APIGroup', apiVersion: 'v1', name: GROUP, versions: served.map((version) => ({ groupVersion: `${GROUP}/${version}`, version })), preferredVersion: served[0] && { groupVersion: `${GROUP}/${served[0]}`, version: served[0] } };
+    if (parts.length === 1) return { status: 200, body: { kind: 'APIGroupList', apiVersion: 'v1', groups: served.length ? [group] : [] } };
+    if (parts[1] !== GROUP || served.length === 0) return notFound;
+    if (parts.length === 2) return { status: 200, body: group };
+    const version = parts[2]!;
+    if (!served.includes(version)) return notFound;
+    if (parts.length === 3) {
+      const resources = ['destinationrules', 'virtualservices', 'gateways', 'serviceentries', 'sidecars'].map((name) => ({ name, namespaced: true, kind: kindOf(name), verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] }));
+      return { status: 200, body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${GROUP}/${version}`, resources } };
+    }
+    const namespaced = parts[3] === 'namespaces';
+    const namespace = namespaced ? parts[4] : undefined;
+    const plural = namespaced ? parts[5] : parts[3];
+    const name = namespaced ? parts[6] : undefined;
+    if (plural === undefined || parts.length > (namespaced ? 7 : 4)) return notFound;
+    const present = (result: Result): Result => (result.status < 300 ? { ...result, body: this.objects.present(plural, version, result.body as Obj) } : result);
+    if (name === undefined) {
+      if (method === 'GET' && isWatch) {
+        const timeout = url.searchParams.get('timeoutSeconds');
+        this.watches.serve(req, res, {
+          plural, version, namespace,
+          resourceVersion: url.searchParams.get('resourceVersion') ?? '',
+          bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true',
+          timeoutSeconds: timeout === null ? undefined : Number(timeout),
+        });
+        record.status = 200;
+        return undefined;
+      }
+      if (method === 'GET') return this.list(plural, version, namespace, url);
+      if (method === 'POST' && namespace !== undefined) return present(this.objects.create(plural, namespace, body, url.searchParams.get('dryRun') === 'All'));
+      return { status: 405, body: statusBody(405, 'MethodNotAllowed', `${method} not allowed`) };
+    }
+    const ns = namespace!;
+    switch (method) {
+      case 'GET': {
+        const found = this.objects.get(plural, ns, name);
+        return found ? { status: 200, body: this.objects.present(plural, version, found) } : { status: 404, body: statusBody(404, 'NotFound', `${plural}.${GROUP} "${name}" not found`) };
+      }
+      case 'PUT':
+        return present(this.objects.update(plural, ns, name, body));
+      case 'PATCH':
+        return present(this.objects.patch(plural, ns, name, record.contentType ?? '', body));
+      case 'DELETE':
+        return present(this.objects.remove(plural, ns, name));
+      default:
+        return { status: 405, body: statusBody(405, 'MethodNotAllowed', `${method} not allowed`) };
+    }
+  }
+
+  /** A list, paged when `limit` is given (the continue token is the next offset plus the snapshot's resourceVersion). */
+  private list(plural: string, version: string, namespace: string | undefined, url: URL): Result {
+    const all = this.objects.list(plural, namespace);
+    const limit = Number(url.searchParams.get('limit') ?? 0);
+    const token = url.searchParams.get('continue');
+    let offset = 0;
+    let rv = this.objects.rv;
+    if (token) [offset, rv] = token.split(':').map(Number) as [number, number];
+    const items = limit > 0 ? all.slice(offset, offset + limit) : all.slice(offset);
+    const next = limit > 0 && offset + limit < all.length ? `${offset + limit}:${rv}` : undefined;
+    return {
+      status: 200,
+      body: {
+        apiVersion: `${GROUP}/${version}`,
+        kind: `${kindOf(plural)}List`,
+        metadata: { resourceVersion: String(rv), ...(next ? { continue: next } : {}) },
+        items: items.map((item) => this.objects.present(plural, version, item)),
+      },
+    };
+  }
+
+  private takeFault(record: RecordedRequest): number | undefined {
+    const rule = this.faults.find((f) => f.count > 0 && !record.watch && matches(record, f.method, f.path));
+    if (!rule) return undefined;
+    rule.count -= 1;
+    this.faults = this.faults.filter((f) => f.count > 0);
+    return rule.status;
+  }
+
+  private async delay(): Promise<void> {
+    const latency = this.latencyMs;
+    const ms = typeof latency === 'number' ? latency : latency.min + Math.random() * (latency.max - latency.min);
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+}
+
+function matches(record: RecordedRequest, method?: string, path?: string | RegExp): boolean {
+  if (method !== undefined && record.method !== method) return false;
+  if (path === undefined) return true;
+  return typeof path === 'string' ? record.path.includes(path) : path.test(record.path);
+}
+
+function send(res: ServerResponse, record: RecordedRequest, result: Result): void {
+  record.status = result.status;
+  if (res.destroyed || res.headersSent) return;
+  res.writeHead(result.status, { 'content-type': 'application/json' }).end(JSON.stringify(result.body));
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  if (chunks.length === 0) return undefined;
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`request body is not JSON: ${text.slice(0, 80)}`);
+  }
+}
