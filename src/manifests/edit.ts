@@ -1,13 +1,13 @@
 // Edits applied to a document's AST rather than re-serialising the object, so
 // the user's comments, key order and quoting survive `inject`, and a document
 // nothing changed in is printed exactly as it was read.
-import { Document, isCollection, isMap, isSeq, type Node } from 'yaml';
+import { Document, isCollection, isMap, isSeq } from 'yaml';
 import { diffPatch } from '../rules/patch.js';
 import type { Key } from './objects.js';
 import type { SourceDocument } from './parse.js';
 
 export class DocumentEditor {
-  private edited: Document.Parsed | undefined;
+  private edited: Document | undefined;
 
   constructor(private readonly document: SourceDocument) {}
 
@@ -28,26 +28,26 @@ export class DocumentEditor {
     const ast = this.edited;
     if (isCollection(ast.contents) && ast.contents.flow) {
       // JSON input: an edited flow mapping would come out as one long line; block YAML reads better.
-      return renderObject(ast.toJS(), true);
+      return renderObject(ast.toJS());
     }
-    ast.directives.docStart = null;
+    if (ast.directives) ast.directives.docStart = null;
     return ast.toString({ ...stringifyOptions, indentSeq: indentsSequences(this.document.text) });
   }
 }
 
-/** A new object (a DestinationRule the webhook would create) as a YAML document. */
-export function renderObject(value: unknown, indentSeq: boolean): string {
+/** A new object (a DestinationRule the webhook would create) as a YAML document, in the list style of `styleOf`. */
+export function renderObject(value: unknown, styleOf?: SourceDocument): string {
+  const indentSeq = styleOf ? indentsSequences(styleOf.text) : true;
   return new Document(value, { version: '1.1' }).toString({ ...stringifyOptions, indentSeq });
 }
 
 // No folding: a long image reference or message split over lines is harder to diff.
 const stringifyOptions = { lineWidth: 0 } as const;
 
-function applyOperation(ast: Document.Parsed, op: string, keys: Key[], value: unknown): void {
-  const parentKeys = keys.slice(0, -1);
-  const parent: unknown = parentKeys.length === 0 ? ast.contents : ast.getIn(typed(ast, parentKeys), true);
+function applyOperation(ast: Document, op: string, keys: Key[], value: unknown): void {
+  const parentTyped = typed(ast, keys.slice(0, -1));
+  const parent: unknown = parentTyped.length === 0 ? ast.contents : ast.getIn(parentTyped, true);
   const last = keys[keys.length - 1] ?? '';
-  const parentTyped = typed(ast, parentKeys);
   if (isSeq(parent)) {
     const index = last === '-' ? parent.items.length : Number(last);
     if (op === 'add') parent.items.splice(index, 0, ast.createNode(value));
@@ -60,13 +60,13 @@ function applyOperation(ast: Document.Parsed, op: string, keys: Key[], value: un
 }
 
 /** JSON Pointer segments are strings; sequence indices in the AST must be numbers. */
-function typed(ast: Document.Parsed, keys: readonly Key[]): Key[] {
+function typed(ast: Document, keys: readonly Key[]): Key[] {
   const result: Key[] = [];
   let node: unknown = ast.contents;
   for (const key of keys) {
     const next: Key = isSeq(node) ? Number(key) : key;
     result.push(next);
-    node = isMap(node) || isSeq(node) ? (node as Node & { get(k: Key, keepScalar: true): unknown }).get(next, true) : undefined;
+    node = isMap(node) || isSeq(node) ? node.get(next, true) : undefined;
   }
   return result;
 }

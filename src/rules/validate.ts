@@ -165,8 +165,9 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       if (route) {
         const entries = route.map((entry, position) => routeEntry(entry, `${rulePath}.route[${position}]`));
         const findings = checkRouteWeights(`${rulePath}.route`, entries);
-        walk.problems.push(...findings.problems);
-        walk.warnings.push(...findings.warnings);
+        // Not push(...list): a route of 200k entries would overflow the call stack.
+        for (const problem of findings.problems) walk.problems.push(problem);
+        for (const warning of findings.warnings) walk.warnings.push(warning);
       }
       if (kind !== 'http') return;
       const mirror = field(rule, 'mirror');

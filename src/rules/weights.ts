@@ -65,8 +65,7 @@ export function checkRouteWeights(routePath: string, entries: readonly RouteEntr
     if (sum !== 100) problems.push({ path: routePath, kind: 'weight', message: `weights sum to ${sum}, must be 100` });
   }
 
-  warnings.push(...duplicateWarnings(entries));
-  return { problems, warnings };
+  return { problems, warnings: warnings.concat(duplicateWarnings(entries)) };
 }
 
 function duplicateWarnings(entries: readonly RouteEntry[]): string[] {

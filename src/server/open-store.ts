@@ -2,8 +2,9 @@
 // else (or with --standalone) an in-memory store seeded from manifests.
 import type { Logger } from 'pino';
 import type { ServeConfig } from '../config.js';
-import { isDestinationRule } from '../manifests/kinds.js';
+import { isDestinationRule, toDestinationRule } from '../cli/rule-set.js';
 import { loadManifests } from '../manifests/load.js';
+import { toObjects } from '../manifests/objects.js';
 import type { DestinationRule } from '../rules/types.js';
 import { loadKubeConfig } from '../store/kube/config.js';
 import { connectKubeStore } from '../store/kube/kube-store.js';
@@ -13,7 +14,7 @@ import type { DestinationRuleStore } from '../store/types.js';
 export async function openStore(config: ServeConfig, logger: Logger): Promise<{ store: DestinationRuleStore; standalone: boolean }> {
   const kube = config.standalone ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
   if (kube === undefined) {
-    const seed = config.seedDir ? await loadSeed(config.seedDir, config, logger) : [];
+    const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : [];
     logger.info(
       { mode: 'standalone', reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig', seedDestinationRules: seed.length },
       'DestinationRules live in memory (standalone mode)',
@@ -32,8 +33,9 @@ export async function openStore(config: ServeConfig, logger: Logger): Promise<{ 
   return { store, standalone: false };
 }
 
-async function loadSeed(seedDir: string, config: ServeConfig, logger: Logger): Promise<DestinationRule[]> {
-  const loaded = await loadManifests([seedDir], { defaultNamespace: 'default' });
-  for (const error of loaded.errors) logger.warn({ file: error.file, line: error.line }, `seed manifest skipped: ${error.message}`);
-  return loaded.documents.map((document) => document.object).filter(isDestinationRule);
+async function loadSeed(seedDir: string, logger: Logger): Promise<DestinationRule[]> {
+  const loaded = await loadManifests([seedDir], { stdin: (async function* () {})(), cwd: process.cwd() });
+  const { objects, errors } = toObjects(loaded.documents);
+  for (const error of [...loaded.errors, ...errors]) logger.warn({ file: error.file, line: error.line }, `seed manifest skipped: ${error.message}`);
+  return objects.filter(isDestinationRule).flatMap((item) => toDestinationRule(item, 'default') ?? []);
 }

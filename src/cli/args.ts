@@ -1,0 +1,78 @@
+// Flag parsing shared by `check` and `inject`: node:util parseArgs, strict,
+// with the rule-setting flags named as `serve` names them, so one set of
+// values configures the webhook and the CI check alike.
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { defaultRuleSettings, type RuleSettings } from '../rules/types.js';
+
+/** Bad command line: the caller prints the message and the usage, and exits 2. */
+export class UsageError extends Error {}
+
+export const commonFlags = {
+  filename: { type: 'string', short: 'f', multiple: true },
+  namespace: { type: 'string', short: 'n' },
+  help: { type: 'boolean', short: 'h' },
+  'cluster-domain': { type: 'string' },
+  'root-namespace': { type: 'string' },
+  'opt-in-label': { type: 'string' },
+  'version-annotation': { type: 'string' },
+  'service-annotation': { type: 'string' },
+  'inject-mode': { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
+export const settingsHelp = `Rule settings (same names and defaults as for serve):
+      --cluster-domain D      cluster domain of service hosts (default "${defaultRuleSettings.clusterDomain}")
+      --root-namespace NS     Istio root namespace (default "${defaultRuleSettings.rootNamespace}")
+      --opt-in-label KEY      Deployment label that opts in (default "${defaultRuleSettings.optInLabel}")
+      --version-annotation K  version annotation (default "${defaultRuleSettings.versionAnnotation}")
+      --service-annotation K  service annotation (default "${defaultRuleSettings.serviceAnnotation}")
+      --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")`;
+
+export function parseFlags<T extends ParseArgsOptionsConfig>(args: readonly string[], options: T) {
+  try {
+    // Paths may also come without -f (`check a.yaml b/`), as istioctl analyze takes them.
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+interface CommonValues {
+  filename?: string[];
+  namespace?: string;
+  'cluster-domain'?: string;
+  'root-namespace'?: string;
+  'opt-in-label'?: string;
+  'version-annotation'?: string;
+  'service-annotation'?: string;
+  'inject-mode'?: string;
+}
+
+export function pathsFrom(values: CommonValues, positionals: readonly string[]): string[] {
+  const paths = [...(values.filename ?? []), ...positionals];
+  if (paths.length === 0) throw new UsageError('no input: give -f PATH (a file, a folder, or - for stdin)');
+  return paths;
+}
+
+export function namespaceFrom(values: CommonValues): string {
+  const namespace = values.namespace ?? 'default';
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
+    throw new UsageError(`--namespace "${namespace}" is not a valid namespace name`);
+  }
+  return namespace;
+}
+
+export function settingsFrom(values: CommonValues): RuleSettings {
+  const injectMode = values['inject-mode'] ?? defaultRuleSettings.injectMode;
+  if (injectMode !== 'label' && injectMode !== 'annotation' && injectMode !== 'both') {
+    throw new UsageError(`--inject-mode must be label, annotation or both, got "${injectMode}"`);
+  }
+  return {
+    ...defaultRuleSettings,
+    clusterDomain: values['cluster-domain'] ?? defaultRuleSettings.clusterDomain,
+    rootNamespace: values['root-namespace'] ?? defaultRuleSettings.rootNamespace,
+    optInLabel: values['opt-in-label'] ?? defaultRuleSettings.optInLabel,
+    versionAnnotation: values['version-annotation'] ?? defaultRuleSettings.versionAnnotation,
+    serviceAnnotation: values['service-annotation'] ?? defaultRuleSettings.serviceAnnotation,
+    injectMode,
+  };
+}

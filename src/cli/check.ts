@@ -1,0 +1,124 @@
+// `canary-webhook check`: the webhook's validation for CI, before anything
+// reaches a cluster (SPEC §7).
+import { loadManifests } from '../manifests/load.js';
+import { toObjects } from '../manifests/objects.js';
+import type { InputError } from '../manifests/parse.js';
+import { commonFlags, namespaceFrom, parseFlags, pathsFrom, settingsFrom, settingsHelp, UsageError } from './args.js';
+import { checkObjects, type CheckCounts } from './check-objects.js';
+import { clusterDestinationRules } from './cluster.js';
+import { findingFromInputError, formatFinding, formatInputError, plural, type Finding } from './findings.js';
+import type { CliIo } from './io.js';
+import { DestinationRuleSet } from './rule-set.js';
+
+export const checkHelp = `Usage: canary-webhook check -f PATH... [flags]
+
+Checks manifests with the rules the webhook enforces, without a cluster:
+every VirtualService's route weights must sum to 100 and every subset it
+routes to must be defined by a DestinationRule in the input (with --cluster,
+also by one in the cluster). Canary Deployments (label
+canary-webhook/enabled: "true") are checked as the webhook would admit them,
+and the subsets it would add for them count as defined.
+
+Prints one line per problem:
+  FILE:DOC: Kind namespace/name: spec.http[0].route: message
+  FILE:DOC: warning: Kind namespace/name: path: message
+where DOC is the 1-based document number in FILE, then a summary line.
+
+Flags:
+  -f, --filename PATH     file, folder (read recursively) or - for stdin; repeatable
+  -n, --namespace NS      namespace of objects that name none (default "default")
+  -o, --output FORMAT     text (default) or json (an array of findings)
+      --cluster           also use the DestinationRules in the cluster
+      --kubeconfig FILE   kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)
+  -h, --help              show this help
+${settingsHelp}
+
+Exit status: 0 nothing would be denied (warnings allowed), 1 something would
+be denied, 2 input could not be read or parsed (or bad flags).
+
+Examples:
+  canary-webhook check -f k8s/ -f istio/destination-rules.yaml
+  kustomize build overlays/prod | canary-webhook check -f - -o json
+`;
+
+const checkFlags = {
+  ...commonFlags,
+  output: { type: 'string', short: 'o' },
+  cluster: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
+} as const;
+
+interface CheckRun {
+  paths: string[];
+  namespace: string;
+  output: 'text' | 'json';
+  cluster: boolean;
+  kubeconfig: string | undefined;
+  settings: ReturnType<typeof settingsFrom>;
+}
+
+export async function runCheck(argv: readonly string[], io: CliIo): Promise<number> {
+  let run: CheckRun;
+  try {
+    const { values, positionals } = parseFlags(argv, checkFlags);
+    if (values.help) {
+      io.stdout.write(checkHelp);
+      return 0;
+    }
+    const output = values.output ?? 'text';
+    if (output !== 'text' && output !== 'json') throw new UsageError(`--output must be text or json, got "${output}"`);
+    if (values.kubeconfig !== undefined && !values.cluster) throw new UsageError('--kubeconfig only makes sense with --cluster');
+    run = {
+      paths: pathsFrom(values, positionals),
+      namespace: namespaceFrom(values),
+      output,
+      cluster: values.cluster ?? false,
+      kubeconfig: values.kubeconfig,
+      settings: settingsFrom(values),
+    };
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`canary-webhook check: ${error.message}\nRun 'canary-webhook check --help' for usage.\n`);
+    return 2;
+  }
+  return check(run, io);
+}
+
+async function check(run: CheckRun, io: CliIo): Promise<number> {
+  const input = await loadManifests(run.paths, io);
+  const { objects, errors } = toObjects(input.documents);
+  const inputErrors: InputError[] = [...input.errors, ...errors];
+  const rules = new DestinationRuleSet(run.settings);
+  let fromCluster = 0;
+  if (run.cluster) {
+    try {
+      for (const rule of await clusterDestinationRules(run.kubeconfig, io.env ?? process.env)) {
+        rules.add(rule, 'cluster');
+        fromCluster++;
+      }
+    } catch (error) {
+      inputErrors.push({ file: run.kubeconfig ?? 'cluster', message: `cannot read DestinationRules from the cluster: ${(error as Error).message}` });
+    }
+  }
+  const { findings, counts } = checkObjects(objects, rules, { namespace: run.namespace, settings: run.settings });
+  counts.destinationRules += fromCluster;
+
+  for (const error of inputErrors) io.stderr.write(`${formatInputError(error)}\n`);
+  if (run.output === 'json') {
+    io.stdout.write(`${JSON.stringify([...inputErrors.map(findingFromInputError), ...findings], null, 2)}\n`);
+  } else {
+    for (const finding of findings) io.stdout.write(`${formatFinding(finding)}\n`);
+    io.stdout.write(`${summary(findings, counts, inputErrors.length, input.documents.length, input.files)}\n`);
+  }
+  if (inputErrors.length > 0) return 2;
+  return findings.some((finding) => finding.severity === 'error') ? 1 : 0;
+}
+
+function summary(findings: readonly Finding[], counts: CheckCounts, unreadable: number, documents: number, files: number): string {
+  const errors = findings.filter((finding) => finding.severity === 'error').length;
+  const verdict = [plural(errors, 'error'), plural(findings.length - errors, 'warning')];
+  if (unreadable > 0) verdict.push(plural(unreadable, 'input error'));
+  return `${verdict.join(', ')}: checked ${plural(counts.virtualServices, 'VirtualService')} and ` +
+    `${plural(counts.canaryDeployments, 'canary Deployment')} against ${plural(counts.destinationRules, 'DestinationRule')} ` +
+    `(${plural(documents, 'document')} in ${plural(files, 'file')})`;
+}

@@ -1,0 +1,97 @@
+// The heart of `inject`: every document printed again, canary Deployments as
+// the webhook would patch them, each DestinationRule as it would be once the
+// subsets are ensured. Deployments are mutated in input order against one
+// working set, so several versions of a service accumulate in one rule.
+import { DocumentEditor, renderObject } from '../manifests/edit.js';
+import type { ManifestObject } from '../manifests/objects.js';
+import type { SourceDocument } from '../manifests/parse.js';
+import { mutateDeployment } from '../rules/mutate.js';
+import type { JsonObject, RuleSettings } from '../rules/types.js';
+import { findingAbout, formatFinding, splitPath } from './findings.js';
+import { isDeployment, isDestinationRule, toDestinationRule, DestinationRuleSet, type RuleEntry } from './rule-set.js';
+
+export interface InjectOptions {
+  namespace: string;
+  settings: RuleSettings;
+}
+
+export interface InjectResult {
+  /** The YAML stream to print; meaningless when there are denials. */
+  output: string;
+  denials: string[];
+  warnings: string[];
+}
+
+export function injectManifests(
+  documents: readonly SourceDocument[],
+  objects: readonly ManifestObject[],
+  context: readonly ManifestObject[],
+  options: InjectOptions,
+): InjectResult {
+  const rules = new DestinationRuleSet(options.settings);
+  // Input rules are added after `--with` ones: they are what will be applied.
+  for (const [items, origin] of [[context, 'with'], [objects, 'input']] as const) {
+    for (const item of items.filter(isDestinationRule)) {
+      const rule = toDestinationRule(item, options.namespace);
+      if (rule) rules.add(rule, origin, item);
+    }
+  }
+
+  const editors = new Map<SourceDocument, DocumentEditor>();
+  const editorFor = (document: SourceDocument): DocumentEditor => {
+    const editor = editors.get(document) ?? new DocumentEditor(document);
+    editors.set(document, editor);
+    return editor;
+  };
+  const result: InjectResult = { output: '', denials: [], warnings: [] };
+  for (const item of objects.filter(isDeployment)) {
+    const namespace = item.namespace ?? options.namespace;
+    const outcome = mutateDeployment(item.object, { operation: 'CREATE', namespace, settings: options.settings });
+    if (outcome.kind === 'skip') continue;
+    if (outcome.kind === 'deny') {
+      result.denials.push(formatFinding(findingAbout(item, namespace, 'error', '', outcome.message)));
+      continue;
+    }
+    editorFor(item.document).apply(item.at, item.object, outcome.mutated);
+    const { plan } = rules.ensureSubset(outcome.subset, item);
+    for (const warning of [...outcome.warnings, ...plan.warnings]) {
+      const { path, message } = splitPath(warning);
+      result.warnings.push(formatFinding(findingAbout(item, namespace, 'warning', path, message)));
+    }
+  }
+
+  const after = new Map<SourceDocument, RuleEntry[]>();
+  for (const entry of rules.all()) {
+    if (entry.origin === 'input' && entry.source && entry.current !== entry.original) {
+      editorFor(entry.source.document).apply(entry.source.at, entry.original, entry.current);
+    } else if ((entry.origin === 'with' || entry.origin === 'created') && entry.firstUser) {
+      after.set(entry.firstUser.document, [...(after.get(entry.firstUser.document) ?? []), entry]);
+    }
+  }
+  const parts: string[] = [];
+  for (const document of documents) {
+    parts.push(editors.get(document)?.render() ?? document.text);
+    const rulesAfter = (after.get(document) ?? []).sort((a, b) => (a.firstUser?.seq ?? 0) - (b.firstUser?.seq ?? 0));
+    for (const entry of rulesAfter) parts.push(renderRule(entry, document));
+  }
+  result.output = parts.join('---\n');
+  return result;
+}
+
+/**
+ * A rule not in the input, printed after the Deployment that needs it. Its
+ * namespace is left out when the Deployment names none, so `kubectl apply -n X`
+ * puts both in X instead of refusing a mismatch.
+ */
+function renderRule(entry: RuleEntry, styleOf: SourceDocument): string {
+  if (entry.origin === 'with' && entry.source && entry.source.at.length === 0) {
+    // A whole document from a --with file: edit it in place to keep its comments.
+    const editor = new DocumentEditor(entry.source.document);
+    editor.apply([], entry.original, entry.current);
+    return editor.render();
+  }
+  const rule = structuredClone(entry.current) as JsonObject & { metadata: JsonObject };
+  const declared = entry.origin === 'with' ? entry.source?.namespace : entry.firstUser?.namespace;
+  if (declared === undefined) delete rule.metadata.namespace;
+  return renderObject(rule, styleOf);
+}

@@ -1,0 +1,80 @@
+// `canary-webhook inject`: print manifests as the webhook would admit them,
+// like `istioctl kube-inject -f` (SPEC §7). Output is meant for
+// `| kubectl apply -f -`, so nothing is printed unless every document is fine.
+import { loadManifests } from '../manifests/load.js';
+import { toObjects } from '../manifests/objects.js';
+import { commonFlags, namespaceFrom, parseFlags, pathsFrom, settingsFrom, settingsHelp, UsageError } from './args.js';
+import { formatInputError } from './findings.js';
+import { injectManifests } from './inject-objects.js';
+import type { CliIo } from './io.js';
+
+export const injectHelp = `Usage: canary-webhook inject -f PATH... [--with PATH...] [flags]
+
+Prints every document of the input again, with each canary Deployment
+(label canary-webhook/enabled: "true") changed as the webhook would change it
+(version labels, selector, sidecar injection) and each DestinationRule as it
+would be once the subset for that version is ensured. A DestinationRule in the
+input is updated where it stands; one that is not (created, or read from
+--with) follows the first Deployment that needs it, after "---". Other
+documents pass through byte for byte, so a whole folder can be piped to kubectl.
+Running inject on its own output changes nothing.
+
+Flags:
+  -f, --filename PATH     file, folder (read recursively) or - for stdin; repeatable
+      --with PATH         DestinationRules that already exist (file or folder); repeatable
+  -n, --namespace NS      namespace of objects that name none (default "default")
+  -h, --help              show this help
+${settingsHelp}
+
+Exit status: 0 printed, 1 a canary Deployment would be denied (reasons on
+stderr, nothing on stdout), 2 input could not be read or parsed (or bad flags).
+
+Examples:
+  canary-webhook inject -f reviews-v2.yaml --with istio/destination-rules.yaml
+  canary-webhook inject -f k8s/ | kubectl apply -f -
+`;
+
+const injectFlags = {
+  ...commonFlags,
+  with: { type: 'string', multiple: true },
+} as const;
+
+export async function runInject(argv: readonly string[], io: CliIo): Promise<number> {
+  let paths: string[];
+  let withPaths: string[];
+  let options: { namespace: string; settings: ReturnType<typeof settingsFrom> };
+  try {
+    const { values, positionals } = parseFlags(argv, injectFlags);
+    if (values.help) {
+      io.stdout.write(injectHelp);
+      return 0;
+    }
+    paths = pathsFrom(values, positionals);
+    withPaths = values.with ?? [];
+    options = { namespace: namespaceFrom(values), settings: settingsFrom(values) };
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`canary-webhook inject: ${error.message}\nRun 'canary-webhook inject --help' for usage.\n`);
+    return 2;
+  }
+
+  const input = await loadManifests(paths, io);
+  const context = withPaths.length > 0 ? await loadManifests(withPaths, io) : { documents: [], errors: [], files: 0 };
+  const inputObjects = toObjects(input.documents);
+  const contextObjects = toObjects(context.documents);
+  const errors = [...input.errors, ...inputObjects.errors, ...context.errors, ...contextObjects.errors];
+  if (errors.length > 0) {
+    // Half a stream piped into kubectl apply would apply half a release.
+    for (const error of errors) io.stderr.write(`${formatInputError(error)}\n`);
+    return 2;
+  }
+
+  const result = injectManifests(input.documents, inputObjects.objects, contextObjects.objects, options);
+  for (const warning of result.warnings) io.stderr.write(`${warning}\n`);
+  if (result.denials.length > 0) {
+    for (const denial of result.denials) io.stderr.write(`${denial}\n`);
+    return 1;
+  }
+  io.stdout.write(result.output);
+  return 0;
+}

@@ -1,0 +1,94 @@
+// The DestinationRules offline mode reasons about: cluster, `--with` files and
+// the input, each later source overriding an earlier one of the same
+// namespace/name (as a later `kubectl apply` would), plus whatever the
+// webhook would create or append for the canary Deployments seen so far.
+import type { ManifestObject } from '../manifests/objects.js';
+import { planSubset } from '../rules/subset-plan.js';
+import type { DestinationRule, RuleSettings, SubsetPlan, SubsetRequest } from '../rules/types.js';
+
+export type RuleOrigin = 'cluster' | 'with' | 'input' | 'created';
+
+export interface RuleEntry {
+  key: string;
+  origin: RuleOrigin;
+  /** Where it was read; undefined for cluster and created rules. */
+  source: ManifestObject | undefined;
+  /** As read, with the namespace filled in. */
+  original: DestinationRule;
+  /** After every subset ensured so far. */
+  current: DestinationRule;
+  /** The first canary Deployment that needed it: `inject` prints rules that are not in the input after it. */
+  firstUser: ManifestObject | undefined;
+}
+
+export class DestinationRuleSet {
+  private readonly entries = new Map<string, RuleEntry>();
+
+  constructor(private readonly settings: RuleSettings) {}
+
+  /** Add a rule; returns the entry it replaced, if any. */
+  add(rule: DestinationRule, origin: RuleOrigin, source?: ManifestObject): RuleEntry | undefined {
+    const key = `${rule.metadata.namespace}/${rule.metadata.name}`;
+    const replaced = this.entries.get(key);
+    // Delete first so the map's order is the order rules took effect.
+    this.entries.delete(key);
+    this.entries.set(key, { key, origin, source, original: rule, current: rule, firstUser: undefined });
+    return replaced;
+  }
+
+  rules(): DestinationRule[] {
+    return [...this.entries.values()].map((entry) => entry.current);
+  }
+
+  all(): RuleEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Apply what the webhook would do for `user`'s subset to the working set. */
+  ensureSubset(request: SubsetRequest, user: ManifestObject): { plan: SubsetPlan; entry: RuleEntry } {
+    // The root namespace's rules go in too: a wildcard there decides the trafficPolicy a new rule copies.
+    const nearby = this.rules().filter((rule) => [request.namespace, this.settings.rootNamespace].includes(rule.metadata.namespace));
+    const plan = planSubset(request, nearby, this.settings);
+    let entry: RuleEntry | undefined;
+    if (plan.action === 'create') {
+      this.add(plan.destinationRule, 'created');
+      entry = this.find(plan.destinationRule);
+    } else if (plan.action === 'append') {
+      entry = this.find(plan.original);
+      if (entry) entry.current = plan.updated;
+    } else {
+      entry = this.find(plan.destinationRule);
+    }
+    if (!entry) throw new Error(`planSubset answered with a DestinationRule it was not given (${request.host})`);
+    entry.firstUser ??= user;
+    return { plan, entry };
+  }
+
+  private find(rule: DestinationRule): RuleEntry | undefined {
+    return [...this.entries.values()].find((entry) => entry.current === rule);
+  }
+}
+
+/**
+ * A DestinationRule read from a manifest, with the namespace filled in the
+ * way `kubectl apply -n` would; undefined when it has no name to key it by.
+ */
+export function toDestinationRule(item: ManifestObject, defaultNamespace: string): DestinationRule | undefined {
+  if (item.name === undefined) return undefined;
+  const rule = structuredClone(item.object) as DestinationRule;
+  rule.metadata = { ...rule.metadata, name: item.name, namespace: item.namespace ?? defaultNamespace };
+  return rule;
+}
+
+export function isDestinationRule(item: ManifestObject): boolean {
+  return item.kind === 'DestinationRule' && item.apiVersion.startsWith('networking.istio.io/');
+}
+
+export function isVirtualService(item: ManifestObject): boolean {
+  return item.kind === 'VirtualService' && item.apiVersion.startsWith('networking.istio.io/');
+}
+
+/** The webhook is registered for apps/v1 only; other API versions of Deployment no longer exist. */
+export function isDeployment(item: ManifestObject): boolean {
+  return item.kind === 'Deployment' && item.apiVersion === 'apps/v1';
+}

@@ -1,0 +1,58 @@
+// Flags and environment are read once and validated (src/config.ts).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, parseServeConfig, serveFlags, serveUsage } from '../src/config.js';
+
+describe('serve configuration', () => {
+  it('has the documented defaults', () => {
+    const config = parseServeConfig([], {});
+    assert.equal(config.port, 8443);
+    assert.equal(config.standalone, false);
+    assert.equal(config.settings.clusterDomain, 'cluster.local');
+    assert.equal(config.settings.rootNamespace, 'istio-system');
+    assert.equal(config.settings.injectMode, 'both');
+    assert.equal(config.onSubsetError, 'deny');
+    assert.equal(config.maxBodyBytes, 10 * 1024 * 1024);
+    assert.ok(config.keepAliveTimeoutMs > 90_000, 'outlasts the API server\'s idle connections');
+    assert.ok(config.headersTimeoutMs < 90_000 && config.requestTimeoutMs < 90_000, 'dribbling clients are cut off quickly');
+    assert.ok(config.subsetWriteTimeoutMs < 5_000, 'the subset deadline stays under the webhook timeout');
+  });
+
+  it('reads every flag from its environment variable, flags winning', () => {
+    const config = parseServeConfig(['--port', '9443'], {
+      CANARY_WEBHOOK_PORT: '7443',
+      CANARY_WEBHOOK_STANDALONE: 'true',
+      CANARY_WEBHOOK_ROOT_NAMESPACE: 'mesh-root',
+      CANARY_WEBHOOK_INJECT_MODE: 'label',
+      KUBECONFIG: '/tmp/kubeconfig',
+    });
+    assert.equal(config.port, 9443);
+    assert.equal(config.standalone, true);
+    assert.equal(config.settings.rootNamespace, 'mesh-root');
+    assert.equal(config.settings.injectMode, 'label');
+    assert.equal(config.kubeconfigPath, '/tmp/kubeconfig');
+  });
+
+  it('rejects bad values with a message naming the flag', () => {
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--port', 'http'], {}, /--port must be an integer/],
+      [['--port', '70000'], {}, /--port must be an integer from 0 to 65535/],
+      [['--tls-cert', 'a.crt'], {}, /--tls-cert and --tls-key go together/],
+      [['--keep-alive-timeout-ms', '5000'], {}, /outlast the API server's 90 s/],
+      [['--on-subset-error', 'ignore'], {}, /deny, warn/],
+      [['--log-level', 'loud'], {}, /--log-level must be one of/],
+      [['--no-such-flag'], {}, /Unknown option '--no-such-flag'/],
+      [[], { CANARY_WEBHOOK_STANDALONE: 'maybe' }, /CANARY_WEBHOOK_STANDALONE must be true or false/],
+    ];
+    for (const [argv, env, message] of cases) {
+      assert.throws(() => parseServeConfig(argv, env), (error: unknown) => error instanceof ConfigError && message.test(error.message), argv.join(' '));
+    }
+  });
+
+  it('documents every flag with its environment variable in the usage text', () => {
+    const usage = serveUsage();
+    for (const [name, spec] of Object.entries(serveFlags)) {
+      assert.ok(usage.includes(`--${name}`) && usage.includes(spec.env), name);
+    }
+  });
+});
