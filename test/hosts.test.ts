@@ -213,8 +213,9 @@ describe('selectDestinationRules', () => {
   it('merges rules of one namespace with the same resolved host', () => {
     const rules = [dr('prod', 'a', 'reviews', ['v1']), dr('prod', 'b', 'reviews.prod.svc.cluster.local', ['v2']), dr('prod', 'c', '*', ['v3'])];
     const selected = select('default', rules);
-    assert.deepEqual(selected?.rules.map(id), ['prod/a', 'prod/b']);
-    assert.deepEqual([...mergedSubsets(selected!).keys()], ['v1', 'v2']);
+    assert.ok(selected);
+    assert.deepEqual(selected.rules.map(id), ['prod/a', 'prod/b']);
+    assert.deepEqual([...mergedSubsets(selected).keys()], ['v1', 'v2']);
   });
 
   it('resolves each rule’s short host against its own namespace, not the caller’s', () => {

@@ -6,7 +6,7 @@ import type { Operation } from 'fast-json-patch';
 import { mutateDeployment } from '../src/rules/mutate.js';
 import { diffPatch } from '../src/rules/patch.js';
 import type { JsonObject, MutationContext, RuleSettings } from '../src/rules/types.js';
-import { INJECT, OPT_IN, createCtx, updateCtx } from './support/deployments.js';
+import { INJECT, OPT_IN, at, createCtx, updateCtx } from './support/deployments.js';
 
 const RUNS = 600;
 
@@ -105,7 +105,7 @@ const WRITABLE = new Set([
  */
 function assertOnlyWritableFields(original: JsonObject, op: Operation): void {
   assert.ok(op.op === 'add' || op.op === 'replace', `unexpected ${op.op} at ${op.path}`);
-  const existing: unknown = jsonpatch.getValueByPointer(original, op.path);
+  const existing = valueAt(original, op.path);
   if (op.op === 'replace') {
     const overwritable = op.path.endsWith('/sidecar.istio.io~1inject')
       ? typeof existing === 'string' && existing.toLowerCase() !== 'false'
@@ -118,6 +118,11 @@ function assertOnlyWritableFields(original: JsonObject, op: Operation): void {
   for (const [key, inner] of Object.entries(value)) {
     assertOnlyWritableFields(original, { op: 'add', path: `${op.path}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: inner });
   }
+}
+
+function valueAt(document: unknown, pointer: string): unknown {
+  const keys = pointer.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return at(document, ...keys);
 }
 
 function checkMutation(original: JsonObject, ctx: MutationContext, version: string): JsonObject {

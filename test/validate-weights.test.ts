@@ -184,6 +184,14 @@ describe('malformed VirtualServices are clean shape problems', () => {
     });
   }
 
+  it('reports a hole in a sparse list (possible in-process) instead of skipping it', () => {
+    const entries: unknown[] = [{ destination: { host: 'a' }, weight: 100 }];
+    entries.length = 2;
+    assert.deepEqual(lines(validate({ spec: { http: [{ route: entries }] } }).problems), [
+      'spec.http[0].route[1]: must be an object with a destination, got a value of type undefined',
+    ]);
+  });
+
   it('survives deeply nested junk without a stack overflow', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 100_000; i++) deep = i % 2 ? [deep] : { weight: deep, route: deep, destination: deep };

@@ -1,8 +1,10 @@
 // Flag parsing shared by `check` and `inject`: node:util parseArgs, strict,
 // with the rule-setting flags named as `serve` names them, so one set of
 // values configures the webhook and the CI check alike.
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultRuleSettings, type RuleSettings } from '../rules/types.js';
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
 /** Bad command line: the caller prints the message and the usage, and exits 2. */
 export class UsageError extends Error {}
@@ -17,7 +19,7 @@ export const commonFlags = {
   'version-annotation': { type: 'string' },
   'service-annotation': { type: 'string' },
   'inject-mode': { type: 'string' },
-} as const satisfies ParseArgsOptionsConfig;
+} as const satisfies OptionsConfig;
 
 export const settingsHelp = `Rule settings (same names and defaults as for serve):
       --cluster-domain D      cluster domain of service hosts (default "${defaultRuleSettings.clusterDomain}")
@@ -27,10 +29,11 @@ export const settingsHelp = `Rule settings (same names and defaults as for serve
       --service-annotation K  service annotation (default "${defaultRuleSettings.serviceAnnotation}")
       --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")`;
 
-export function parseFlags<T extends ParseArgsOptionsConfig>(args: readonly string[], options: T) {
+export function parseFlags<T extends OptionsConfig>(args: readonly string[], options: T) {
+  // Paths may also come without -f (`check a.yaml b/`), as istioctl analyze takes them.
+  const config = { args: [...args], options, strict: true, allowPositionals: true } as const;
   try {
-    // Paths may also come without -f (`check a.yaml b/`), as istioctl analyze takes them.
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+    return parseArgs(config);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -150,7 +150,8 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
 
   const list = (value: unknown, path: string): unknown[] | undefined => {
     if (value === undefined) return undefined;
-    if (Array.isArray(value)) return value;
+    // A copy, so holes of a sparse array (possible in-process) read as undefined entries instead of being skipped.
+    if (Array.isArray(value)) return Array.from(value as unknown[]);
     shape(path, `must be a list, got ${describeValue(value)}`);
     return undefined;
   };

@@ -2,7 +2,7 @@
 // entries the walker in validate.ts has already narrowed.
 import type { Problem } from './types.js';
 
-/** `undefined` when the entry has no `weight` key; anything else is what was sent. */
+/** Absent is not the same as any value: it counts as 0 and earns no single-destination warning. */
 export type WeightField = { present: false } | { present: true; value: unknown };
 
 export interface RouteEntry {
@@ -22,7 +22,7 @@ export interface RouteFindings {
   warnings: string[];
 }
 
-/** Kubernetes terminals wrap or cut longer warnings (SPEC §5). */
+/** SPEC §5: warnings under 120 characters are kind to terminals. */
 export const MAX_WARNING_LENGTH = 119;
 
 export function checkRouteWeights(routePath: string, entries: readonly RouteEntry[]): RouteFindings {

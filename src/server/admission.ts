@@ -108,3 +108,10 @@ export function concerns(request: AdmissionRequest, target: { group: string; kin
   const objectAgrees = object === null || object === undefined || typeof object !== 'object' || object.kind === undefined || object.kind === target.kind;
   return kindMatches && resourceMatches && noSubresource && objectAgrees;
 }
+
+/** `null`, `a list`, `string`...: for messages about a field of the wrong type. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value;
+}

@@ -1,7 +1,7 @@
 // POST /mutate: the imperative shell around mutateDeployment.
 import { mutateDeployment } from '../rules/mutate.js';
 import { diffPatch } from '../rules/patch.js';
-import { concerns, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
+import { concerns, describeValue, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 
 const deployment = { group: 'apps', kind: 'Deployment', resource: 'deployments' };
@@ -12,7 +12,7 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     return { allowed: true };
   }
   if (request.object === null || typeof request.object !== 'object' || Array.isArray(request.object)) {
-    return { allowed: false, message: `request.object must be a Deployment object, got ${describe(request.object)}` };
+    return { allowed: false, message: `request.object must be a Deployment object, got ${describeValue(request.object)}` };
   }
   const outcome = mutateDeployment(request.object, {
     operation,
@@ -39,12 +39,6 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     return { allowed: true, patch, warnings: [...warnings, truncate(`subset not written: ${result.reason}`)] };
   }
   return { allowed: true, patch, warnings: [...warnings, ...result.warnings] };
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value;
 }
 
 function truncate(text: string): string {

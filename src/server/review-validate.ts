@@ -2,7 +2,7 @@
 // the direct read that keeps a stale cache from causing a false denial.
 import type { DestinationRule, ValidationContext, ValidationResult } from '../rules/types.js';
 import { formatProblems, namespacesToRefresh, subsetReferences, validateVirtualService } from '../rules/validate.js';
-import { concerns, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
+import { concerns, describeValue, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 
 const virtualService = { group: 'networking.istio.io', kind: 'VirtualService', resource: 'virtualservices' };
@@ -11,6 +11,9 @@ export async function reviewVirtualService(request: AdmissionRequest, deps: AppD
   const operation = request.operation;
   if (!concerns(request, virtualService) || (operation !== 'CREATE' && operation !== 'UPDATE')) {
     return { allowed: true };
+  }
+  if (request.object === null || typeof request.object !== 'object' || Array.isArray(request.object)) {
+    return { allowed: false, message: `request.object must be a VirtualService object, got ${describeValue(request.object)}` };
   }
   const ctx: ValidationContext = { namespace: requestNamespace(request), settings: deps.settings };
   let result = validateAgainstCache(request.object, ctx, deps);

@@ -41,7 +41,7 @@ export function review(object: unknown, options: {
   dryRun?: boolean;
   apiVersion?: string;
 } = {}): Record<string, unknown> {
-  const isDeployment = (object as { kind?: unknown } | null)?.kind === 'Deployment';
+  const isDeployment = options.kind ? options.kind.kind === 'Deployment' : (object as { kind?: unknown } | null)?.kind === 'Deployment';
   const kind = options.kind ?? (isDeployment
     ? { group: 'apps', version: 'v1', kind: 'Deployment' }
     : { group: 'networking.istio.io', version: 'v1', kind: 'VirtualService' });

@@ -4,7 +4,7 @@
 // different from `kubectl kustomize`. Where kubectl is installed the tests
 // also compare the two outputs.
 import { execFile } from 'node:child_process';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
@@ -234,6 +234,20 @@ export async function renderWithKubectl(dir: string): Promise<Manifest[] | undef
   }
 }
 
+/**
+ * kustomize wraps long base64 values in Secret data across lines; the API
+ * server's decoder skips the line breaks, so they are not a difference.
+ */
+export function normalizeForComparison(manifests: Manifest[]): Manifest[] {
+  return manifests
+    .map((manifest) => {
+      if (manifest.kind !== 'Secret' || !isObject(manifest.data)) return manifest;
+      const data = Object.fromEntries(Object.entries(manifest.data).map(([key, value]) => [key, typeof value === 'string' ? value.replace(/\s+/g, '') : value]));
+      return { ...manifest, data };
+    })
+    .sort(byIdentity);
+}
+
 export function byIdentity(a: Manifest, b: Manifest): number {
   const key = (manifest: Manifest) => `${manifest.kind}/${manifest.metadata.namespace ?? ''}/${manifest.metadata.name}`;
   return key(a).localeCompare(key(b));
@@ -269,6 +283,3 @@ function objectList(value: Json | undefined): JsonObject[] {
   return value;
 }
 
-export async function listFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).sort();
-}

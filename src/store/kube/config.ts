@@ -11,7 +11,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export interface LoadKubeConfigOptions {
-  /** `--kubeconfig`: must exist when given. */
+  /** `--kubeconfig`: one file, or several joined by the path delimiter like KUBECONFIG; each must exist. */
   kubeconfigPath?: string;
   env: Record<string, string | undefined>;
   /** For tests; defaults to the real home directory and service-account mount. */
@@ -30,8 +30,10 @@ export interface LoadedKubeConfig {
 export function loadKubeConfig(options: LoadKubeConfigOptions): LoadedKubeConfig | undefined {
   const { env } = options;
   if (options.kubeconfigPath) {
-    if (!existsSync(options.kubeconfigPath)) throw new Error(`--kubeconfig ${options.kubeconfigPath}: no such file`);
-    return fromFiles([options.kubeconfigPath]);
+    const files = options.kubeconfigPath.split(delimiter).filter((file) => file !== '');
+    const missing = files.filter((file) => !existsSync(file));
+    if (missing.length > 0 || files.length === 0) throw new Error(`kubeconfig ${missing.join(delimiter) || options.kubeconfigPath}: no such file`);
+    return fromFiles(files);
   }
   const saDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const host = env.KUBERNETES_SERVICE_HOST;

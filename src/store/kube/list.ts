@@ -1,0 +1,14 @@
+// One-shot read of every DestinationRule in the cluster, for the offline
+// CLI's `check --cluster`: discovery, then a paged list of all namespaces.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { DestinationRule } from '../../rules/types.js';
+import { DestinationRuleClient } from './client.js';
+import { discoverIstioVersion } from './discovery.js';
+
+/** Rejects with IstioNotInstalledError when Istio's CRDs are missing, or with an Error naming the failure. */
+export async function listAllDestinationRules(kubeConfig: KubeConfig, timeoutMs = 30_000): Promise<DestinationRule[]> {
+  const version = await discoverIstioVersion(kubeConfig, Math.min(timeoutMs, 10_000));
+  const client = new DestinationRuleClient(kubeConfig, version);
+  const { items } = await client.list(undefined, timeoutMs);
+  return items;
+}
