@@ -267,7 +267,7 @@ describe('UPDATE: the stored selector rules', () => {
     const { outcome, patch } = mutateAndApply(setImage, updateCtx(stored));
     assert.deepEqual(patch, []);
     assert.equal(outcome.subset.labels.version, '1.20.3');
-    assert.deepEqual(outcome.warnings, ['the first container\'s image tag suggests version "1.20.4", but the selector pins "1.20.3"']);
+    assert.deepEqual(outcome.warnings, ['the first container\'s image tag suggests version "1.20.4"; selector pins "1.20.3"']);
 
     const replaced = taggedDeployment('ratings:1.20.4');
     const again = mutateAndApply(replaced, updateCtx(stored));
@@ -289,6 +289,19 @@ describe('UPDATE: the stored selector rules', () => {
       assert.match(message, /pinned to version "v2".*create a new Deployment for a new version/);
     });
   }
+
+  it('keeps warnings under 120 characters even with 63-character values', () => {
+    const long = (c: string): string => c.repeat(63);
+    const stored = taggedDeployment('ratings:x');
+    (templateLabels(stored) as JsonObject)['app.kubernetes.io/version'] = long('a');
+    (templateLabels(stored) as JsonObject)[INJECT] = 'false';
+    const storedResult = mutateAndApply(stored, createCtx()).result;
+    const incoming = structuredClone(storedResult);
+    (templateLabels(incoming) as JsonObject)['app.kubernetes.io/version'] = long('b');
+    const { outcome } = mutateAndApply(incoming, updateCtx(storedResult));
+    assert.equal(outcome.warnings.length, 2);
+    for (const warning of outcome.warnings) assert.ok(warning.length < 120, `${warning.length}: ${warning}`);
+  });
 
   it('denies an incoming selector that changes the pinned version', () => {
     const message = denial(reviewsDeployment('v3'), updateCtx(storedReviews()));

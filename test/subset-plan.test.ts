@@ -155,6 +155,19 @@ describe('no rule for the host → create', () => {
   });
 });
 
+describe('warnings stay under 120 characters', () => {
+  it('with 63-character service, namespace and subset names', () => {
+    const svc = 's'.repeat(63);
+    const ns = 'n'.repeat(63);
+    const long: SubsetRequest = { namespace: ns, service: svc, host: `${svc}.${ns}.svc.cluster.local`, subsetName: 'v'.repeat(63), labels: { version: 'V'.repeat(63) } };
+    const wildcard = rule('w'.repeat(63), `*.${ns}.svc.cluster.local`, { trafficPolicy: {} }, ns);
+    expectAction(planSubset(long, [wildcard], settings), 'create');
+    const conflicting = rule(svc, svc, { subsets: [{ name: 'v'.repeat(63), labels: {} }] }, ns);
+    expectAction(planSubset(long, [conflicting], settings), 'none');
+    expectAction(planSubset(long, [rule(svc, svc, { subsets: {} as [] }, ns)], settings), 'none');
+  });
+});
+
 describe('malformed rules never throw', () => {
   const junk = [
     null,

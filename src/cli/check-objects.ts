@@ -36,7 +36,6 @@ export function checkObjects(
       report(item, 'warning', 'metadata', 'DestinationRule has no metadata.name; ignored');
       continue;
     }
-    counts.destinationRules++;
     const replaced = rules.add(rule, 'input', item);
     if (replaced?.source) {
       const earlier = `${replaced.source.document.file}:${replaced.source.document.index}`;
@@ -75,6 +74,8 @@ export function checkObjects(
     }
   }
 
+  // Distinct rules, from the input and the cluster: what VirtualServices were checked against.
+  counts.destinationRules = rules.all().filter((entry) => entry.origin !== 'created').length;
   // Input order, not rule order: a reader goes through the files top to bottom. (Array sort is stable.)
   const findings = found.sort((a, b) => a.seq - b.seq).map(({ finding }) => finding);
   return { findings, counts };

@@ -89,26 +89,22 @@ async function check(run: CheckRun, io: CliIo): Promise<number> {
   const { objects, errors } = toObjects(input.documents);
   const inputErrors: InputError[] = [...input.errors, ...errors];
   const rules = new DestinationRuleSet(run.settings);
-  let fromCluster = 0;
   if (run.cluster) {
     try {
-      for (const rule of await clusterDestinationRules(run.kubeconfig, io.env ?? process.env)) {
-        rules.add(rule, 'cluster');
-        fromCluster++;
-      }
+      for (const rule of await clusterDestinationRules(run.kubeconfig, io.env ?? process.env)) rules.add(rule, 'cluster');
     } catch (error) {
       inputErrors.push({ file: run.kubeconfig ?? 'cluster', message: `cannot read DestinationRules from the cluster: ${(error as Error).message}` });
     }
   }
   const { findings, counts } = checkObjects(objects, rules, { namespace: run.namespace, settings: run.settings });
-  counts.destinationRules += fromCluster;
 
   for (const error of inputErrors) io.stderr.write(`${formatInputError(error)}\n`);
   if (run.output === 'json') {
     io.stdout.write(`${JSON.stringify([...inputErrors.map(findingFromInputError), ...findings], null, 2)}\n`);
   } else {
     for (const finding of findings) io.stdout.write(`${formatFinding(finding)}\n`);
-    io.stdout.write(`${summary(findings, counts, inputErrors.length, input.documents.length, input.files)}\n`);
+    const documents = input.documents.filter((document) => document.value !== null).length;
+    io.stdout.write(`${summary(findings, counts, inputErrors.length, documents, input.files)}\n`);
   }
   if (inputErrors.length > 0) return 2;
   return findings.some((finding) => finding.severity === 'error') ? 1 : 0;

@@ -74,7 +74,9 @@ export function injectManifests(
     const rulesAfter = (after.get(document) ?? []).sort((a, b) => (a.firstUser?.seq ?? 0) - (b.firstUser?.seq ?? 0));
     for (const entry of rulesAfter) parts.push(renderRule(entry, document));
   }
-  result.output = parts.join('---\n');
+  // An empty document ends many files (a trailing `---`); kept only at the very
+  // end, so concatenated files come out as `cat` would print them.
+  result.output = parts.filter((part, i) => part !== '' || i === parts.length - 1).join('---\n');
   return result;
 }
 

@@ -110,7 +110,7 @@ function versionForUpdate(view: DeploymentView, ctx: MutationContext, warnings: 
   if (!checked.ok) return checked;
   const hint = suggestedVersion(view, ctx);
   if (hint && hint.value !== stored) {
-    warnings.push(`${hint.where} suggests version ${quote(hint.value, 20)}, but the selector pins ${quote(stored, 20)}`);
+    warnings.push(`${hint.where} suggests version ${quote(hint.value, 16)}; selector pins ${quote(stored, 16)}`);
   }
   return { ok: true, value: { version: stored, selectorVersion: stored } };
 }

@@ -82,7 +82,7 @@ function planExisting(request: SubsetRequest, exact: Candidate[]): SubsetPlan {
 
 function planCreate(request: SubsetRequest, local: Candidate[], all: Candidate[], settings: RuleSettings): SubsetPlan {
   const name = freeName(request.service, new Set(local.map((c) => c.name)));
-  const spec: DestinationRule['spec'] = { host: request.host, subsets: [newSubset(request)] };
+  const spec: DestinationRule['spec'] = { host: request.host };
   const warnings: string[] = [];
   const wildcard = coveringWildcard(request, local, all, settings);
   const trafficPolicy = wildcard ? getPath(wildcard.rule, 'spec', 'trafficPolicy') : undefined;
@@ -92,6 +92,7 @@ function planCreate(request: SubsetRequest, local: Candidate[], all: Candidate[]
     spec.trafficPolicy = structuredClone(trafficPolicy);
     warnings.push(`${quote(name, 20)} copies trafficPolicy of wildcard DestinationRule ${ref(wildcard)}, which it shadows`);
   }
+  spec.subsets = [newSubset(request)];
   const destinationRule: DestinationRule = {
     apiVersion: 'networking.istio.io/v1',
     kind: 'DestinationRule',

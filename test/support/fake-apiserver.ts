@@ -26,6 +26,8 @@ export interface FaultRule {
   path?: string | RegExp;
   status: number;
   count: number;
+  /** Match watch requests instead of the others (a watch then answers the status, as a failing API server would). */
+  watch?: boolean;
 }
 
 export class FakeApiServer {
@@ -34,8 +36,8 @@ export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
   /** Which networking.istio.io versions discovery reports and the server serves, newest first. */
   servedVersions: string[] = ['v1', 'v1beta1', 'v1alpha3'];
-  /** Added to every request before it is handled: a fixed delay, or uniform in [min, max]. */
-  latencyMs: number | { min: number; max: number } = 0;
+  /** Added to every request before it is handled: a fixed delay, uniform in [min, max], or drawn from a function (seeded tests). */
+  latencyMs: number | { min: number; max: number } | (() => number) = 0;
   /** Faults answered so far, by status code. */
   readonly injected = new Map<number, number>();
   private faults: FaultRule[] = [];
@@ -212,7 +214,7 @@ export class FakeApiServer {
   }
 
   private takeFault(record: RecordedRequest): number | undefined {
-    const rule = this.faults.find((f) => f.count > 0 && !record.watch && matches(record, f.method, f.path));
+    const rule = this.faults.find((f) => f.count > 0 && record.watch === (f.watch ?? false) && matches(record, f.method, f.path));
     if (!rule) return undefined;
     rule.count -= 1;
     this.faults = this.faults.filter((f) => f.count > 0);
@@ -221,7 +223,7 @@ export class FakeApiServer {
 
   private async delay(): Promise<void> {
     const latency = this.latencyMs;
-    const ms = typeof latency === 'number' ? latency : latency.min + Math.random() * (latency.max - latency.min);
+    const ms = typeof latency === 'number' ? latency : typeof latency === 'function' ? latency() : latency.min + Math.random() * (latency.max - latency.min);
     if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
   }
 }
