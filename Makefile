@@ -30,7 +30,7 @@ lint: ## ESLint
 bench: ## Run the benchmark
 	npm run bench
 
-certs: build ## Self-signed CA + serving certificate for canary-webhook.$(NAMESPACE).svc in certs/
+certs: build ## Self-signed CA + serving certificate for canary-webhook.<NAMESPACE>.svc in certs/
 	$(NODE) $(CERTS_COMMAND) --namespace $(NAMESPACE) --out $(CERTS_DIR)
 
 docker-build: ## Build the image $(IMG)

@@ -41,7 +41,9 @@ describe('resolveHost', () => {
     ['*', 'default', '*'],
     ['', 'default', ''],
     ['*.prod.svc.cluster.local', 'default', '*.prod.svc.cluster.local'],
-    ['*.prod', 'default', '*.prod.svc.cluster.local'],
+    ['*.prod', 'default', '*.prod'],
+    ['*.prod.svc', 'default', '*.prod.svc.cluster.local'],
+    ['*.local', 'istio-system', '*.local'],
     ['*.example.com', 'default', '*.example.com'],
     // The cluster-domain suffix is whole, even when it is not `.svc.` shaped.
     ['cluster.local', 'default', 'cluster.local'],
@@ -254,3 +256,4 @@ describe('mergedSubsets', () => {
     assert.deepEqual(merged.get('v3')?.labels, { version: 'v3' });
   });
 });
+

@@ -8,7 +8,11 @@ import type { DestinationRule, RuleSettings } from './types.js';
  */
 export function resolveHost(host: string, namespace: string, clusterDomain: string): string {
   const name = host.trim().toLowerCase();
-  if (name === '*' || name === '') return name;
+  if (name === '') return name;
+  // Wildcards are taken as written, as Istio does: `*.local` is a mesh-wide
+  // pattern, not a service `*` in a namespace called `local`. Only `*.ns.svc`
+  // is unambiguous enough to complete with the cluster domain.
+  if (name.startsWith('*')) return /^\*\.[^.]+\.svc$/.test(name) ? `${name}.${clusterDomain.toLowerCase()}` : name;
   // An IPv6 literal has no DNS labels to expand (IPv4 literals have four
   // labels and fall through to "as written" below).
   if (name.includes(':')) return name;
