@@ -189,7 +189,7 @@ const previousRoutes = [
 const deniedRoutes = [
   [{ subset: 'v2' }],
   [{ subset: 'v1', weight: 50 }, { subset: 'v2', weight: 30 }, { subset: 'v3', weight: 10 }],
-  [{ subset: 'v1', weight: 110 }, { subset: 'v9', weight: -10 }],
+  [{ subset: 'v1', weight: 90 }, { subset: 'v3', weight: 20 }, { subset: 'v9', weight: -10 }],
 ];
 
 export function virtualServiceReview(uid: string, operation: 'CREATE' | 'UPDATE', deny: boolean): Json {

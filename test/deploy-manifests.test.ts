@@ -299,7 +299,7 @@ describe('deploy/base', () => {
       matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', namespace] }],
     });
     assert.ok(webhook.admissionReviewVersions.includes('v1'));
-    assert.ok(webhook.admissionReviewVersions.every((version) => ['v1', 'v1beta1'].includes(version)));
+    assert.deepEqual(webhook.admissionReviewVersions, ['v1'], 'every supported Kubernetes speaks admission.k8s.io/v1');
     assert.equal(webhook.matchPolicy, 'Equivalent');
     assert.ok(webhook.timeoutSeconds !== undefined && webhook.timeoutSeconds >= 2 && webhook.timeoutSeconds <= 10, 'a short timeout');
     assert.equal(webhook.clientConfig.caBundle, undefined, 'the base carries no CA; overlays add it');

@@ -7,10 +7,10 @@
 // fast-check prints the seed and the shrunk counterexample on failure.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
+import { pino } from 'pino';
 import request from 'supertest';
 import { buildApp, type Harness } from './support/app-harness.js';
 import { destinationRule, canaryDeployment, virtualService } from './support/objects.js';
@@ -28,9 +28,13 @@ const seed = [destinationRule('default', 'demo4', 'demo4', ['v1'], { trafficPoli
 let harness: Harness;
 let server: Server;
 let cases = 0;
+/** The longest log line the app wrote: every field of it came from an untrusted body. */
+let longestLogLine = 0;
+const MAX_LOG_LINE = 16 * 1024;
 
 before(async () => {
-  harness = buildApp({ seed, overrides: { maxBodyBytes: MAX_BODY_BYTES } });
+  const logger = pino({ level: 'info' }, { write: (line: string) => void (longestLogLine = Math.max(longestLogLine, line.length)) });
+  harness = buildApp({ seed, overrides: { maxBodyBytes: MAX_BODY_BYTES, logger } });
   server = createServer(harness.app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
 });
@@ -76,14 +80,19 @@ async function checkAnyBody(path: Endpoint, text: string | Buffer, parsed: unkno
   if (envelope !== undefined && size <= MAX_BODY_BYTES) {
     assert.equal(posted.status, 200, context);
     assert.match(posted.contentType, /application\/json/, context);
-    const answer = JSON.parse(posted.text) as { response: { allowed: boolean } };
+    const answer = JSON.parse(posted.text) as { response: { allowed: boolean; status?: { message: string } } };
     const patch = assertWellFormedAnswer(answer, envelope, context);
+    const message = answer.response.status?.message ?? '';
+    // The catch-all in app.ts turns a throwing rule into this denial; a rule that throws is a bug.
+    assert.doesNotMatch(message, /could not review this object/, `a rule threw: ${context}`);
+    assert.ok(message.length < 16 * 1024, `a ${message.length}-character denial: ${context}`);
     if (path === '/validate') assert.equal(patch.length, 0, `validate returned a patch: ${context}`);
     return { answer: patch, allowed: answer.response.allowed };
   }
   assert.ok(posted.status >= 400 && posted.status < 500, `expected a 4xx: ${context}`);
   assert.match(posted.contentType, /text\/plain/, context);
   assert.ok(posted.text.trim().length > 0, `4xx without a text: ${context}`);
+  assert.ok(posted.text.length < 2048, `a ${posted.text.length}-character error text echoes the body: ${context}`);
   if (size > MAX_BODY_BYTES) assert.equal(posted.status, 413, context);
   return {};
 }
@@ -103,6 +112,14 @@ function tryParse(text: string): unknown {
 
 class Raw {
   constructor(readonly text: string) {}
+  /** fast-check prints counterexamples: keep a 3 MB string out of the report. */
+  [fc.toStringMethod](): string {
+    return abbreviate(this.text);
+  }
+}
+
+function abbreviate(text: string): string {
+  return text.length <= 300 ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, 150))}...(${text.length} chars)...${JSON.stringify(text.slice(-100))}`;
 }
 
 function serialize(value: unknown): string {
@@ -213,8 +230,12 @@ const mutatedExample = fc
       applied.push(`${path.join('.')}:${change.kind}`);
     }
     const text = serialize(root);
-    return { name: examples[index]!.name, applied, text, endpoint: (examples[index]!.name.startsWith('mutate') ? '/mutate' : '/validate') as Endpoint };
+    return printable({ name: examples[index]!.name, applied, text, endpoint: (examples[index]!.name.startsWith('mutate') ? '/mutate' : '/validate') as Endpoint });
   });
+
+function printable<T extends { name: string; applied: string[]; text: string }>(example: T): T {
+  return Object.assign(example, { [fc.toStringMethod]: () => `${example.name} [${example.applied.join(', ')}] ${abbreviate(example.text)}` });
+}
 
 // ---------------------------------------------------------------------------
 
@@ -338,7 +359,7 @@ describe('HTTP endpoints under arbitrary input (fast-check)', () => {
         fc.oneof({ weight: 60, arbitrary: mutatedExample }, { weight: 1, arbitrary: fc.tuple(exampleIndex, overLimitString).map(([index, raw]) => {
           const review = structuredClone(examples[index]!.review) as { request: Record<string, unknown> };
           review.request.padding = raw;
-          return { name: examples[index]!.name, applied: ['request.padding:over-limit'], text: serialize(review), endpoint: '/validate' as Endpoint };
+          return printable({ name: examples[index]!.name, applied: ['request.padding:over-limit'], text: serialize(review), endpoint: '/validate' as Endpoint });
         }) }),
         fc.boolean(),
         async (example, crossEndpoint) => {
@@ -361,6 +382,11 @@ describe('HTTP endpoints under arbitrary input (fast-check)', () => {
     assert.equal(polluted.polluted, undefined, 'Object.prototype was polluted');
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     await request(server).get('/healthz').expect(200);
+    assert.ok(longestLogLine < MAX_LOG_LINE, `a ${longestLogLine}-character log line`);
+    // Metric labels come from a fixed set, whatever operations the bodies claimed.
+    const metrics = (await request(server).get('/metrics').expect(200)).text;
+    const operations = new Set([...metrics.matchAll(/operation="([^"]*)"/g)].map((m) => m[1]));
+    assert.ok([...operations].every((op) => ['CREATE', 'UPDATE', 'DELETE', 'CONNECT', 'unknown'].includes(op!)), `operation labels: ${[...operations].join(', ')}`);
     const sane = examples.find((e) => e.name === 'validate-90-10.json')!;
     const answer = (await request(server).post('/validate').send(sane.review).expect(200)).body as { response: { allowed: boolean } };
     assert.equal(answer.response.allowed, true);

@@ -93,7 +93,7 @@ async function check(run: CheckRun, io: CliIo): Promise<number> {
     try {
       for (const rule of await clusterDestinationRules(run.kubeconfig, io.env ?? process.env)) rules.add(rule, 'cluster');
     } catch (error) {
-      inputErrors.push({ file: run.kubeconfig ?? 'cluster', message: `cannot read DestinationRules from the cluster: ${(error as Error).message}` });
+      inputErrors.push({ file: '--cluster', message: `cannot read DestinationRules from the cluster: ${(error as Error).message}` });
     }
   }
   const { findings, counts } = checkObjects(objects, rules, { namespace: run.namespace, settings: run.settings });

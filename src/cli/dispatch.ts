@@ -62,7 +62,9 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   // Imported on demand: check and inject must not load the server's dependencies.
   const { startServer } = await import('../server/start.js');
   await startServer([...argv]);
-  return 0;
+  // startServer reports bad flags and start-up failures through process.exitCode; keep it.
+  const code = process.exitCode;
+  return typeof code === 'number' ? code : 0;
 }
 
 /** package.json sits two folders up from src/cli, three from dist/src/cli. */

@@ -81,9 +81,11 @@ export function injectManifests(
 }
 
 /**
- * A rule not in the input, printed after the Deployment that needs it. Its
- * namespace is left out when the Deployment names none, so `kubectl apply -n X`
- * puts both in X instead of refusing a mismatch.
+ * A rule not in the input, printed after the Deployment that needs it. When
+ * that Deployment names no namespace, neither does the rule, and a created
+ * rule's host is the short service name: wherever `kubectl apply` (or `-n X`)
+ * puts the Deployment, the rule lands beside it and means the same service,
+ * instead of pointing at the namespace `--namespace` merely assumed.
  */
 function renderRule(entry: RuleEntry, styleOf: SourceDocument): string {
   if (entry.origin === 'with' && entry.source && entry.source.at.length === 0) {
@@ -92,8 +94,12 @@ function renderRule(entry: RuleEntry, styleOf: SourceDocument): string {
     editor.apply([], entry.original, entry.current);
     return editor.render();
   }
-  const rule = structuredClone(entry.current) as JsonObject & { metadata: JsonObject };
+  const rule = structuredClone(entry.current) as JsonObject & { metadata: JsonObject; spec: JsonObject };
   const declared = entry.origin === 'with' ? entry.source?.namespace : entry.firstUser?.namespace;
-  if (declared === undefined) delete rule.metadata.namespace;
+  if (declared === undefined) {
+    delete rule.metadata.namespace;
+    // Service names are DNS labels, so the first label of the FQDN is the service.
+    if (entry.origin === 'created') rule.spec.host = String(rule.spec.host).split('.')[0];
+  }
   return renderObject(rule, styleOf);
 }

@@ -38,11 +38,11 @@ export function parseAdmissionReview(body: unknown): { apiVersion: AdmissionApiV
   }
   const review = body as Record<string, unknown>;
   if (review.kind !== 'AdmissionReview') {
-    throw new BadReviewError(`body is not an AdmissionReview: kind is ${JSON.stringify(review.kind) ?? 'missing'}`);
+    throw new BadReviewError(`body is not an AdmissionReview: kind is ${preview(review.kind)}`);
   }
   const apiVersion = review.apiVersion;
   if (!admissionVersions.includes(apiVersion as AdmissionApiVersion)) {
-    throw new BadReviewError(`unsupported AdmissionReview apiVersion ${JSON.stringify(apiVersion) ?? 'missing'}: use admission.k8s.io/v1 or v1beta1`);
+    throw new BadReviewError(`unsupported AdmissionReview apiVersion ${preview(apiVersion)}: use admission.k8s.io/v1 or v1beta1`);
   }
   const request = review.request;
   if (request === null || typeof request !== 'object' || Array.isArray(request)) {
@@ -53,6 +53,21 @@ export function parseAdmissionReview(body: unknown): { apiVersion: AdmissionApiV
     throw new BadReviewError('AdmissionReview request has no uid');
   }
   return { apiVersion: apiVersion as AdmissionApiVersion, request: request as AdmissionRequest };
+}
+
+/**
+ * A short, safe rendering of an untrusted value for an error text: the body
+ * is the client's, so its size (a 3 MB string) and depth (JSON.stringify
+ * overflows the stack on 100,000 nested lists) must not reach the answer or
+ * the log line.
+ */
+function preview(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null || typeof value !== 'object') {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length <= 60 ? text : `${text.slice(0, 57)}...`;
+  }
+  return Array.isArray(value) ? 'a list' : 'an object';
 }
 
 export interface AdmissionReviewResponse {
@@ -99,9 +114,10 @@ export function requestObjectName(request: AdmissionRequest): string {
 
 /** Does the request concern exactly this group/kind and resource (no subresource)? Anything else passes unchanged. */
 export function concerns(request: AdmissionRequest, target: { group: string; kind: string; resource: string }): boolean {
+  // `kind` and `resource` are untrusted: either may be null or a scalar (`?.` on a string is harmless).
   const kindMatches = request.kind?.group === target.group && request.kind?.kind === target.kind;
   const resourceMatches = request.resource === undefined
-    || (request.resource.group === target.group && request.resource.resource === target.resource);
+    || (request.resource?.group === target.group && request.resource?.resource === target.resource);
   const noSubresource = request.subResource === undefined || request.subResource === '';
   const object = request.object as { kind?: unknown } | null | undefined;
   // A request whose object says it is something else is not trusted to be what the envelope claims.

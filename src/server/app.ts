@@ -57,21 +57,23 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
     } catch (error) {
       // A rule must never throw; if one does, the object still gets a clean,
       // explained denial rather than an HTTP 500 the API server would retry.
-      deps.logger.error({ uid: request.uid, err: error }, 'review failed unexpectedly');
+      deps.logger.error({ uid: clip(request.uid), err: error }, 'review failed unexpectedly');
       verdict = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
     }
     const answer = admissionResponse(apiVersion, request.uid, verdict);
     res.status(200).type('application/json').send(JSON.stringify(answer));
 
     const durationSeconds = elapsedSeconds(startedNs);
-    const operation = typeof request.operation === 'string' ? request.operation : 'unknown';
+    // A metric label from the body must come from a fixed set: free text would grow the registry without bound.
+    const operation = typeof request.operation === 'string' && admissionOperations.has(request.operation) ? request.operation : 'unknown';
     const result = !verdict.allowed ? 'denied' : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
     deps.metrics.observeReview(webhook, operation, result, durationSeconds);
+    // Every field below comes from the body: clipped, so one review cannot write a megabyte log line.
     deps.logger.info({
-      uid: request.uid,
+      uid: clip(request.uid),
       webhook,
-      kind: typeof request.kind?.kind === 'string' ? request.kind.kind : undefined,
-      object: requestObjectName(request),
+      kind: typeof request.kind?.kind === 'string' ? clip(request.kind.kind) : undefined,
+      object: clip(requestObjectName(request)),
       operation,
       allowed: verdict.allowed,
       patchBytes: answer.response.patch ? Buffer.byteLength(answer.response.patch, 'base64') : 0,
@@ -79,6 +81,12 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
       durationMs: Math.round(durationSeconds * 1e6) / 1e3,
     }, 'review');
   };
+}
+
+const admissionOperations = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+
+function clip(text: string, max = 256): string {
+  return text.length <= max ? text : `${text.slice(0, max)}...`;
 }
 
 function elapsedSeconds(startedNs: bigint): number {

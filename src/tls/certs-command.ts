@@ -67,7 +67,9 @@ export async function writeServingCertificates(options: CertsOptions): Promise<C
   if (!options.force && (await existingAreUsable(result, dnsNames))) return result;
 
   await mkdir(options.outDir, { recursive: true, mode: 0o700 });
-  const generated = await generateCertificates({ dnsNames, validityDays: options.validityDays });
+  // localhost too, so `npm start` after `make certs` still answers
+  // `curl --cacert certs/ca.crt https://localhost:8443` (it reuses certs/).
+  const generated = await generateCertificates({ dnsNames: [...dnsNames, 'localhost'], ipAddresses: ['127.0.0.1', '::1'], validityDays: options.validityDays });
   await writeFileAtomic(result.caKeyPath, generated.caKey, 0o600);
   await writeFileAtomic(result.caPath, generated.caCert, 0o644);
   await writeFileAtomic(result.keyPath, generated.key, 0o600);

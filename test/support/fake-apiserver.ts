@@ -41,6 +41,8 @@ export class FakeApiServer {
   /** Faults answered so far, by status code. */
   readonly injected = new Map<number, number>();
   private faults: FaultRule[] = [];
+  /** Latency timers still running: `stop()` ends them so no timer outlives the server. */
+  private readonly delays = new Map<NodeJS.Timeout, () => void>();
   private server: Server | undefined;
   private port = 0;
 
@@ -63,6 +65,11 @@ export class FakeApiServer {
     if (!server) return;
     this.server = undefined;
     this.watches.dropAll();
+    for (const [timer, resolve] of this.delays) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.delays.clear();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await closed;
@@ -224,7 +231,14 @@ export class FakeApiServer {
   private async delay(): Promise<void> {
     const latency = this.latencyMs;
     const ms = typeof latency === 'number' ? latency : typeof latency === 'function' ? latency() : latency.min + Math.random() * (latency.max - latency.min);
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    if (ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.delays.delete(timer);
+        resolve();
+      }, ms);
+      this.delays.set(timer, resolve);
+    });
   }
 }
 

@@ -1,0 +1,467 @@
+// `npm run bench`: the webhook against a bare node:https baseline, same
+// certificate, connections and bodies, measured back to back in one run so
+// the ratio holds on a noisy machine. Prints one table and writes it, with
+// the machine, to bench/RESULTS.md. Never part of `npm test`.
+//
+// Processes: this orchestrator (and the Kubernetes-API-compatible test
+// server, in-process) and the load generator on one CPU; the server under
+// test (webhook or baseline) alone on the other, when taskset exists.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { ensureDevCertificates } from '../src/tls/dev-certs.js';
+import { FakeApiServer } from '../test/support/fake-apiserver.js';
+import { NAMESPACE, WRITE_NAMESPACE, deploymentCreate, deploymentUpdate, destinationRules, virtualServiceReview, writeTemplate } from './bodies.js';
+import type { LoadConfig, LoadRequest, LoadResult } from './load.js';
+import type { AppServerArgs } from './app-server.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root: dist/bench → ../.., bench (tsx) → .. */
+const root = existsSync(join(here, '..', 'package.json')) ? join(here, '..') : join(here, '..', '..');
+const work = join(root, 'bench', '.tmp', `run-${process.pid}`);
+const resultsPath = join(root, 'bench', 'RESULTS.md');
+
+const env = process.env;
+const DURATION = Number(env.BENCH_DURATION ?? 6);
+const WARMUP = Number(env.BENCH_WARMUP ?? 1.5);
+const CONNECTIONS = (env.BENCH_CONNECTIONS ?? '1,10,100').split(',').map(Number);
+const SCENARIOS = env.BENCH_SCENARIOS?.split(',');
+const SCALE_SIZES = (env.BENCH_SCALE ?? '10,1000,10000').split(',').filter(Boolean).map(Number);
+const WRITE_SERVICES = Number(env.BENCH_WRITE_SERVICES ?? 20);
+const RULES_SECONDS = Number(env.BENCH_RULES_SECONDS ?? 2);
+const PROFILE = env.BENCH_PROFILE === '1';
+const KYVERNO_AVG_MS = 42.7;
+
+const hasTaskset = spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).status === 0 && cpus().length >= 2;
+const SERVER_CPU = '0';
+const CLIENT_CPU = '1';
+
+/** Node, pinned to a CPU when taskset exists. */
+function nodeCommand(cpu: string, args: string[]): [string, string[]] {
+  return hasTaskset ? ['taskset', ['-c', cpu, process.execPath, ...args]] : [process.execPath, args];
+}
+
+// ---------------------------------------------------------------- servers
+
+interface Server {
+  name: string;
+  child: ChildProcess;
+  port: number;
+  syncMs: number;
+  cachedRules?: number;
+  store?: string;
+}
+
+async function startServer(name: string, script: string, args: string[], extraNodeArgs: string[] = []): Promise<Server> {
+  const devNull = openSync('/dev/null', 'w');
+  const [command, argv] = nodeCommand(SERVER_CPU, [...extraNodeArgs, join(here, script), ...args]);
+  const child = spawn(command, argv, { stdio: ['ignore', devNull, 'inherit', 'ipc'], cwd: root });
+  const ready = await new Promise<{ port: number; syncMs: number; cachedRules?: number; store?: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 120 s`)), 120_000);
+    child.once('message', (message) => {
+      clearTimeout(timer);
+      resolve(message as { port: number; syncMs: number });
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
+  });
+  child.removeAllListeners('exit');
+  return { name, child, ...ready };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
+  server.child.send('stop');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Resident set size of a process, in MB (Linux /proc). */
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function post(port: number, path: string, body: string, ca: Buffer): Promise<{ status: number; text: string }> {
+  return httpRequest(port, 'POST', path, ca, body);
+}
+
+function httpRequest(port: number, method: string, path: string, ca: Buffer, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, method, path, ca, servername: 'localhost', rejectUnauthorized: false, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// ---------------------------------------------------------------- load
+
+async function load(config: LoadConfig): Promise<LoadResult> {
+  const file = join(work, `load-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  const [command, argv] = nodeCommand(CLIENT_CPU, [join(here, 'load.js'), file]);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  rmSync(file, { force: true });
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  return JSON.parse(out) as LoadResult;
+}
+
+// ---------------------------------------------------------------- report
+
+interface Row {
+  scenario: string;
+  connections: string;
+  rps: number;
+  avg?: number;
+  p50?: number;
+  p99?: number;
+  max?: number;
+  ratio?: number;
+  p99Ratio?: number;
+  rssMb?: number;
+  note?: string;
+}
+
+const rows: Row[] = [];
+const checks: Array<{ target: string; measured: string; met: boolean | undefined }> = [];
+const notes: string[] = [];
+
+const fmt = (value: number | undefined, digits = 2): string => (value === undefined || Number.isNaN(value) ? '' : value.toFixed(digits));
+const fmtInt = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '' : Math.round(value).toLocaleString('en-US'));
+
+function table(): string {
+  const header = ['scenario', 'conns', 'req/s', 'avg ms', 'p50 ms', 'p99 ms', 'max ms', '× baseline req/s', '× baseline p99', 'RSS MB', 'notes'];
+  const lines = rows.map((row) => [
+    row.scenario, row.connections, fmtInt(row.rps), fmt(row.avg), fmt(row.p50), fmt(row.p99), fmt(row.max, 1),
+    row.ratio === undefined ? '' : `${fmt(row.ratio)}×`, row.p99Ratio === undefined ? '' : `${fmt(row.p99Ratio)}×`, fmt(row.rssMb, 0), row.note ?? '',
+  ]);
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 || i === header.length - 1 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...lines.map((line) => `| ${line.join(' | ')} |`),
+  ].join('\n');
+}
+
+function machine(): string[] {
+  const cpu = cpus();
+  return [
+    `- CPU: ${cpu[0]?.model ?? 'unknown'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
+    `- Node.js ${process.version} (${process.platform}/${process.arch})`,
+    `- Date: ${new Date().toISOString()}`,
+    hasTaskset
+      ? `- Pinning: server under test on CPU ${SERVER_CPU}; load generator (autocannon 9, own process), orchestrator and fake API server on CPU ${CLIENT_CPU} (taskset)`
+      : '- Pinning: none (taskset not available): server and load generator share the CPUs',
+    `- Each point: ${WARMUP} s warm-up, then ${DURATION} s measured; HTTPS keep-alive on 127.0.0.1; one TLS certificate (EC P-256) for both servers`,
+  ];
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  mkdirSync(work, { recursive: true });
+  if (hasTaskset) spawnSync('taskset', ['-cp', CLIENT_CPU, String(process.pid)], { stdio: 'ignore' });
+  const certs = await ensureDevCertificates(join(work, 'certs'));
+  const ca = readFileSync(certs.caPath);
+  // dist/bench/run.js next to dist/src/store/kube/kube-store.js (bench/run.ts under tsx: the .ts)
+  const kubeStoreAvailable = env.BENCH_STORE !== 'memory'
+    && ['kube-store.js', 'kube-store.ts'].some((file) => existsSync(join(here, '..', 'src', 'store', 'kube', file)));
+  const storeLabel = kubeStoreAvailable ? 'Kubernetes store (connectKubeStore) against the fake API server' : 'memory store (standalone, seeded) — the Kubernetes store was not available';
+  log(`store: ${storeLabel}`);
+
+  /** Start the webhook holding these DestinationRules; in kube mode the fake API server is returned too. */
+  const startApp = async (name: string, rules: ReturnType<typeof destinationRules>): Promise<{ app: Server; api?: FakeApiServer }> => {
+    const args: AppServerArgs = { certPath: certs.certPath, keyPath: certs.keyPath };
+    let api: FakeApiServer | undefined;
+    if (kubeStoreAvailable) {
+      api = new FakeApiServer();
+      for (const rule of rules) api.put('destinationrules', rule as never);
+      await api.start();
+      const kubeconfig = join(work, `${name}.kubeconfig`);
+      writeFileSync(kubeconfig, kubeconfigYaml(api.url));
+      args.kubeconfigPath = kubeconfig;
+    } else {
+      const seedDir = join(work, `${name}-seed`);
+      mkdirSync(seedDir, { recursive: true });
+      writeFileSync(join(seedDir, 'rules.yaml'), rules.map((rule) => JSON.stringify(rule)).join('\n---\n'));
+      args.seedDir = seedDir;
+    }
+    const profileArgs = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench', '.tmp', 'profiles')] : [];
+    const app = await startServer(name, 'app-server.js', [JSON.stringify(args)], profileArgs);
+    return { app, api };
+  };
+
+  const baseline = await startServer('baseline', 'baseline-server.js', [certs.certPath, certs.keyPath]);
+  const { app, api } = await startApp('webhook', destinationRules(4));
+  log(`baseline on :${baseline.port}, webhook on :${app.port} (${app.store} store, ${app.cachedRules} DestinationRules, ready in ${app.syncMs.toFixed(0)} ms)`);
+
+  const body = (value: unknown): string => JSON.stringify(value);
+  const allScenarios: Scenario[] = [
+    {
+      name: 'validate-allow', path: '/validate',
+      requests: [{ path: '/validate', body: body(virtualServiceReview('bench-vs-create', 'CREATE', false)) }, { path: '/validate', body: body(virtualServiceReview('bench-vs-update', 'UPDATE', false)) }],
+      expect: (answer) => (answer.response.allowed ? undefined : `denied: ${answer.response.status?.message}`),
+    },
+    {
+      name: 'validate-deny', path: '/validate',
+      requests: [{ path: '/validate', body: body(virtualServiceReview('bench-vs-deny-create', 'CREATE', true)) }, { path: '/validate', body: body(virtualServiceReview('bench-vs-deny-update', 'UPDATE', true)) }],
+      expect: (answer) => {
+        const lines = answer.response.status?.message?.split('\n') ?? [];
+        return !answer.response.allowed && lines.length === 3 ? undefined : `expected a denial with 3 problems, got ${JSON.stringify(answer.response)}`;
+      },
+    },
+    {
+      name: 'mutate (subset present)', path: '/mutate',
+      requests: [{ path: '/mutate', body: body(deploymentCreate('bench-deploy-create')) }, { path: '/mutate', body: body(deploymentUpdate('bench-deploy-update')) }],
+      expect: (answer) => (answer.response.allowed && answer.response.patch ? undefined : `expected an allowed patch, got ${JSON.stringify(answer.response)}`),
+    },
+    {
+      name: 'mutate-with-write', path: '/mutate', write: true,
+      requests: [],
+      expect: () => undefined,
+    },
+  ];
+  const scenarios = allScenarios.filter((scenario) => !SCENARIOS || SCENARIOS.includes(scenario.name));
+
+  // Pre-flight: every body gets the answer the scenario claims, and a no-write mutate writes nothing.
+  const writesBefore = api?.count({ method: 'PATCH' }) ?? 0;
+  for (const scenario of scenarios) {
+    for (const request of scenario.requests) {
+      const answer = await post(app.port, request.path, request.body, ca);
+      const problem = answer.status !== 200 ? `HTTP ${answer.status}: ${answer.text}` : scenario.expect(JSON.parse(answer.text) as Answer);
+      if (problem) throw new Error(`pre-flight ${scenario.name}: ${problem}`);
+      const base = await post(baseline.port, request.path, request.body, ca);
+      if (base.status !== 200) throw new Error(`pre-flight baseline: HTTP ${base.status}`);
+    }
+  }
+  if (api && api.count({ method: 'PATCH' }) + api.count({ method: 'PUT' }) + api.count({ method: 'POST' }) !== writesBefore) {
+    throw new Error('pre-flight: a mutate whose subset is present wrote to the API server');
+  }
+
+  const results = new Map<string, { app: LoadResult; base: LoadResult }>();
+  for (const scenario of scenarios) {
+    for (const connections of CONNECTIONS) {
+      const prefix = `c${connections}`;
+      const write = scenario.write ? { path: '/mutate', template: writeTemplate(), services: WRITE_SERVICES, prefix } : undefined;
+      const common = { connections, durationSec: DURATION, warmupSec: WARMUP, requests: scenario.requests };
+      // Same bodies for the baseline: the write template expanded the same way.
+      const base = await load({ ...common, url: `https://127.0.0.1:${baseline.port}`, ...(write ? { write: { ...write, prefix: `b${connections}` } } : {}) });
+      const baseRss = rssMb(baseline.child.pid);
+      const measured = await load({ ...common, url: `https://127.0.0.1:${app.port}`, ...(write ? { write } : {}) });
+      const appRss = rssMb(app.child.pid);
+      results.set(`${scenario.name}@${connections}`, { app: measured, base });
+      let note = errorNote(measured);
+      if (write && api) note = [note, await checkSubsets(api, measured)].filter(Boolean).join('; ');
+      else if (write) note = [note, `${measured.admitted?.length ?? 0} admitted, ${measured.denied ?? 0} denied (memory store: not checked)`].filter(Boolean).join('; ');
+      rows.push(row(`baseline (${scenario.name} bodies)`, connections, base, baseRss, undefined, errorNote(base)));
+      rows.push(row(scenario.name, connections, measured, appRss, base, note));
+      log(`${scenario.name} @${connections}: ${fmtInt(measured.rps)} req/s (baseline ${fmtInt(base.rps)}, ${fmt(measured.rps / base.rps)}×), p99 ${fmt(measured.latencyMs.p99)} ms (baseline ${fmt(base.latencyMs.p99)})${note ? ` — ${note}` : ''}`);
+    }
+  }
+  if (api) {
+    const metrics = await httpRequest(app.port, 'GET', '/metrics', ca);
+    const writes = [...metrics.text.matchAll(/^canary_webhook_destinationrule_writes_total\{result="([^"]+)"\} (\d+)/gm)].map((m) => `${m[1]}=${m[2]}`);
+    if (writes.length > 0) notes.push(`DestinationRule writes by result over the whole run (webhook /metrics): ${writes.join(', ')}.`);
+  }
+  await stopServer(app);
+  await api?.stop();
+
+  // Pure rules, in-process on one core.
+  {
+    const [command, argv] = nodeCommand(SERVER_CPU, [join(here, 'rules.js'), String(RULES_SECONDS)]);
+    const out = spawnSync(command, argv, { encoding: 'utf8' });
+    if (out.status !== 0) throw new Error(`rules benchmark failed: ${out.stderr}`);
+    const pure = JSON.parse(out.stdout) as { mutations: { name: string; opsPerSec: number }; validations: { name: string; opsPerSec: number } };
+    rows.push({ scenario: `pure rules: ${pure.mutations.name}`, connections: 'in-process', rps: pure.mutations.opsPerSec, note: 'mutations/s, one core' });
+    rows.push({ scenario: `pure rules: ${pure.validations.name}`, connections: 'in-process', rps: pure.validations.opsPerSec, note: 'validations/s, one core' });
+    checks.push({ target: 'pure rules ≥ 20,000 mutations/s (one core)', measured: `${fmtInt(pure.mutations.opsPerSec)}/s`, met: pure.mutations.opsPerSec >= 20_000 });
+    checks.push({ target: 'pure rules ≥ 20,000 validations/s (one core)', measured: `${fmtInt(pure.validations.opsPerSec)}/s`, met: pure.validations.opsPerSec >= 20_000 });
+    log(`pure rules: ${fmtInt(pure.mutations.opsPerSec)} mutations/s, ${fmtInt(pure.validations.opsPerSec)} validations/s`);
+  }
+
+  // Scale: the validate-allow scenario with 10, 1,000, 10,000 DestinationRules cached.
+  const scale: Array<{ size: number; syncMs: number; rssIdle: number; rssAfter: number; result: LoadResult }> = [];
+  const validateAllow = scenarios.find((scenario) => scenario.name === 'validate-allow');
+  const scaleBase = results.get('validate-allow@10')?.base;
+  if (validateAllow) {
+    for (const size of SCALE_SIZES) {
+      const started = await startApp(`scale-${size}`, destinationRules(size));
+      const rssIdle = rssMb(started.app.child.pid);
+      const check = await post(started.app.port, '/validate', validateAllow.requests[0]!.body, ca);
+      const problem = check.status !== 200 ? `HTTP ${check.status}` : validateAllow.expect(JSON.parse(check.text) as Answer);
+      if (problem) throw new Error(`pre-flight scale ${size}: ${problem}`);
+      const result = await load({ url: `https://127.0.0.1:${started.app.port}`, connections: 10, durationSec: DURATION, warmupSec: WARMUP, requests: validateAllow.requests });
+      const rssAfter = rssMb(started.app.child.pid);
+      await stopServer(started.app);
+      await started.api?.stop();
+      scale.push({ size, syncMs: started.app.syncMs, rssIdle, rssAfter, result });
+      rows.push(row(`validate-allow, ${size.toLocaleString('en-US')} DRs cached`, 10, result, rssAfter, scaleBase,
+        [`start-up sync ${fmtInt(started.app.syncMs)} ms (${kubeStoreAvailable ? 'kube store, fake API server' : 'memory store, seed files'})`, `RSS idle ${fmt(rssIdle, 0)} MB`, errorNote(result)].filter(Boolean).join('; ')));
+      log(`scale ${size}: sync ${fmtInt(started.app.syncMs)} ms, RSS ${fmt(rssIdle, 0)} → ${fmt(rssAfter, 0)} MB, p50 ${fmt(result.latencyMs.p50)} ms, ${fmtInt(result.rps)} req/s`);
+    }
+  }
+  await stopServer(baseline);
+
+  // Targets.
+  for (const name of ['validate-allow', 'mutate (subset present)']) {
+    const at10 = results.get(`${name}@10`);
+    if (at10) checks.push({ target: `${name} @10 conns ≥ 0.75× baseline req/s`, measured: `${fmt(at10.app.rps / at10.base.rps)}× (${fmtInt(at10.app.rps)} vs ${fmtInt(at10.base.rps)})`, met: at10.app.rps / at10.base.rps >= 0.75 });
+  }
+  for (const scenario of scenarios.filter((s) => !s.write)) {
+    const at1 = results.get(`${scenario.name}@1`);
+    if (at1) checks.push({ target: `${scenario.name} @1 conn p99 ≤ 1.5× baseline p99`, measured: `${fmt(at1.app.latencyMs.p99 / at1.base.latencyMs.p99)}× (${fmt(at1.app.latencyMs.p99)} vs ${fmt(at1.base.latencyMs.p99)} ms)`, met: at1.app.latencyMs.p99 / at1.base.latencyMs.p99 <= 1.5 });
+  }
+  const smallest = scale[0];
+  const largest = scale[scale.length - 1];
+  if (smallest && largest && largest !== smallest) {
+    const growth = largest.result.latencyMs.p50 / smallest.result.latencyMs.p50 - 1;
+    checks.push({ target: `validate p50 grows ≤ 20% from ${smallest.size} to ${largest.size} DRs`, measured: `${growth >= 0 ? '+' : ''}${fmt(growth * 100, 1)}% (${fmt(smallest.result.latencyMs.p50)} → ${fmt(largest.result.latencyMs.p50)} ms)`, met: growth <= 0.2 });
+    checks.push({ target: `RSS with ${largest.size.toLocaleString('en-US')} DRs ≤ 300 MB`, measured: `${fmt(largest.rssAfter, 0)} MB after load (${fmt(largest.rssIdle, 0)} MB idle)`, met: largest.rssAfter <= 300 });
+    checks.push({ target: `initial sync of ${largest.size.toLocaleString('en-US')} DRs ≤ 5 s`, measured: `${fmt(largest.syncMs / 1000)} s (${kubeStoreAvailable ? 'kube store' : 'memory store'})`, met: largest.syncMs <= 5_000 });
+  }
+  const writeAt10 = results.get('mutate-with-write@10');
+  if (writeAt10) {
+    const missing = writeNotes.get(writeAt10.app)?.missing;
+    checks.push({
+      target: 'mutate-with-write @10 conns ≥ 300 reviews/s, every subset present',
+      measured: `${fmtInt(writeAt10.app.rps)} req/s; ${missing === undefined ? 'subsets not checked' : missing === 0 ? 'every subset present' : `${missing} subsets missing`}${writeAt10.app.denied ? `; ${writeAt10.app.denied} denied` : ''}`,
+      met: writeAt10.app.rps >= 300 && missing === 0 && !writeAt10.app.denied,
+    });
+  }
+  const kyverno = scenarios.filter((s) => results.has(`${s.name}@100`)).map((s) => {
+    const r = results.get(`${s.name}@100`)!.app.latencyMs;
+    return `${s.name} avg ${fmt(r.avg)} ms / p99 ${fmt(r.p99)} ms`;
+  });
+  if (kyverno.length > 0) {
+    notes.push(`At 100 connections: ${kyverno.join('; ')}. For scale only: Kyverno's docs (installation/scaling) publish a ${KYVERNO_AVG_MS} ms average at 100 concurrent users, measured on different hardware with different policies, so this is not a like-for-like comparison.`);
+  }
+  notes.push(`Store: ${storeLabel}. Webhook logs (one pino line per review, as in production) go to /dev/null.`);
+  notes.push(`mutate-with-write: every request is a new version of one of ${WRITE_SERVICES} services in namespace ${WRITE_NAMESPACE}, so each admission creates or appends a subset through the real client; the baseline gets the same bodies. The fake API server shares the load generator's CPU.`);
+  notes.push(`Bodies: a ${fmtInt(body(deploymentCreate('x')).length)}-byte Deployment CREATE review and its ${fmtInt(body(deploymentUpdate('x')).length)}-byte UPDATE (with oldObject); a ${fmtInt(body(virtualServiceReview('x', 'CREATE', false)).length)}-byte VirtualService review (3 http routes) and its ${fmtInt(body(virtualServiceReview('x', 'UPDATE', false)).length)}-byte UPDATE; each scenario alternates CREATE and UPDATE (mutate-with-write: CREATE only). Namespace ${NAMESPACE}.`);
+
+  const elapsed = (performance.now() - startedAt) / 1000;
+  const text = [
+    '# canary-webhook benchmark results',
+    '',
+    'Produced by `npm run bench` (also `make bench`); see docs/performance.md. Numbers are from a shared, noisy machine: read the ratios to the same-run baseline, not the absolute figures.',
+    '',
+    '## Machine',
+    '',
+    ...machine(),
+    `- Whole benchmark: ${fmt(elapsed / 60, 1)} min`,
+    '',
+    '## Results',
+    '',
+    table(),
+    '',
+    '"baseline" rows: a bare node:https server that reads the body, JSON.parses it and answers a fixed allowed AdmissionReview, measured right before the webhook row below it with the same bodies and connections. "× baseline" is the webhook\'s figure over the baseline\'s. Latencies are per response, from the load generator.',
+    '',
+    '## Targets',
+    '',
+    '| target | measured | met |',
+    '| --- | --- | --- |',
+    ...checks.map((check) => `| ${check.target} | ${check.measured} | ${check.met === undefined ? '?' : check.met ? 'yes' : '**no**'} |`),
+    '',
+    '## Notes',
+    '',
+    ...notes.map((note) => `- ${note}`),
+    '',
+  ].join('\n');
+  process.stdout.write(`\n${table()}\n\n${checks.map((c) => `${c.met ? 'MET    ' : 'NOT MET'}  ${c.target}: ${c.measured}`).join('\n')}\n`);
+  if (env.BENCH_NO_WRITE !== '1') {
+    writeFileSync(resultsPath, text);
+    log(`wrote ${resultsPath} (${fmt(elapsed / 60, 1)} min)`);
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+interface Scenario {
+  name: string;
+  path: string;
+  requests: LoadRequest[];
+  write?: boolean;
+  expect: (answer: Answer) => string | undefined;
+}
+
+interface Answer {
+  response: { allowed: boolean; patch?: string; status?: { message?: string } };
+}
+
+function row(scenario: string, connections: number, result: LoadResult, rss: number, base: LoadResult | undefined, note?: string): Row {
+  return {
+    scenario,
+    connections: String(connections),
+    rps: result.rps,
+    avg: result.latencyMs.avg,
+    p50: result.latencyMs.p50,
+    p99: result.latencyMs.p99,
+    max: result.latencyMs.max,
+    ...(base ? { ratio: result.rps / base.rps, p99Ratio: result.latencyMs.p99 / base.latencyMs.p99 } : {}),
+    rssMb: rss,
+    ...(note ? { note } : {}),
+  };
+}
+
+function errorNote(result: LoadResult): string {
+  const parts = [];
+  if (result.errors) parts.push(`${result.errors} errors`);
+  if (result.timeouts) parts.push(`${result.timeouts} timeouts`);
+  if (result.non2xx) parts.push(`${result.non2xx} non-2xx`);
+  return parts.join(', ');
+}
+
+const writeNotes = new WeakMap<LoadResult, { missing: number }>();
+
+/** After a mutate-with-write run: is every admitted version's subset in its service's DestinationRule? */
+async function checkSubsets(api: FakeApiServer, result: LoadResult): Promise<string> {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const admitted = result.admitted ?? [];
+  let missing = 0;
+  const services = new Set<string>();
+  for (const key of admitted) {
+    const [service, version] = key.split('/') as [string, string];
+    services.add(service);
+    const rule = api.objects.get('destinationrules', WRITE_NAMESPACE, service) as { spec?: { subsets?: Array<{ name?: string }> } } | undefined;
+    if (!rule?.spec?.subsets?.some((subset) => subset.name === version)) missing += 1;
+  }
+  writeNotes.set(result, { missing });
+  const denied = result.denied ? `, ${result.denied} denied (${result.deniedSamples?.[0]?.slice(0, 120) ?? ''})` : '';
+  return missing === 0
+    ? `${fmtInt(admitted.length)} subsets written to ${services.size} DRs, all present${denied}`
+    : `${missing} of ${fmtInt(admitted.length)} admitted subsets MISSING${denied}`;
+}
+
+function kubeconfigYaml(server: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    `clusters: [{name: fake, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
+    'users: [{name: bench, user: {token: bench-token}}]',
+    'contexts: [{name: fake, context: {cluster: fake, user: bench}}]',
+    'current-context: fake',
+    '',
+  ].join('\n');
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+await main();
