@@ -21,8 +21,11 @@ const flags = ['--port', '0', '--bind-address', '127.0.0.1', '--tls-cert', args.
 if (args.kubeconfigPath) flags.push('--kubeconfig', args.kubeconfigPath);
 else flags.push('--standalone', ...(args.seedDir ? ['--seed-dir', args.seedDir] : []));
 const config = parseServeConfig(flags, {});
-// Exactly the logger startServer builds.
-const logger = pino({ level: config.logLevel, base: { service: 'canary-webhook' } });
+// Exactly the logger startServer builds (BENCH_LOG=sync|async|silent: experiments only).
+const experiment = process.env.BENCH_LOG;
+const logger = experiment === undefined
+  ? pino({ level: config.logLevel, base: { service: 'canary-webhook' } })
+  : pino({ level: experiment === 'silent' ? 'silent' : config.logLevel, base: { service: 'canary-webhook' } }, pino.destination({ dest: 1, sync: experiment === 'sync' }));
 const started = await startWithConfig(config, logger);
 while (!started.store.isReady()) await new Promise((resolve) => setTimeout(resolve, 2));
 const syncMs = performance.now() - startedAt;

@@ -3,6 +3,7 @@
 import { loadManifests } from '../manifests/load.js';
 import { toObjects } from '../manifests/objects.js';
 import type { InputError } from '../manifests/parse.js';
+import type { RuleSettings } from '../rules/types.js';
 import { commonFlags, namespaceFrom, parseFlags, pathsFrom, settingsFrom, settingsHelp, UsageError } from './args.js';
 import { checkObjects, type CheckCounts } from './check-objects.js';
 import { clusterDestinationRules } from './cluster.js';
@@ -54,7 +55,7 @@ interface CheckRun {
   output: 'text' | 'json';
   cluster: boolean;
   kubeconfig: string | undefined;
-  settings: ReturnType<typeof settingsFrom>;
+  settings: RuleSettings;
 }
 
 export async function runCheck(argv: readonly string[], io: CliIo): Promise<number> {

@@ -5,7 +5,7 @@ import { loadManifests } from '../manifests/load.js';
 import { toObjects } from '../manifests/objects.js';
 import { commonFlags, namespaceFrom, parseFlags, pathsFrom, settingsFrom, settingsHelp, UsageError } from './args.js';
 import { formatInputError } from './findings.js';
-import { injectManifests } from './inject-objects.js';
+import { injectManifests, type InjectOptions } from './inject-objects.js';
 import type { CliIo } from './io.js';
 
 export const injectHelp = `Usage: canary-webhook inject -f PATH... [--with PATH...] [flags]
@@ -42,7 +42,7 @@ const injectFlags = {
 export async function runInject(argv: readonly string[], io: CliIo): Promise<number> {
   let paths: string[];
   let withPaths: string[];
-  let options: { namespace: string; settings: ReturnType<typeof settingsFrom> };
+  let options: InjectOptions;
   try {
     const { values, positionals } = parseFlags(argv, injectFlags);
     if (values.help) {

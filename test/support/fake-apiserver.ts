@@ -16,6 +16,7 @@ export interface RecordedRequest {
   path: string;
   query: string;
   contentType: string | undefined;
+  authorization: string | undefined;
   watch: boolean;
   status?: number;
 }
@@ -124,6 +125,7 @@ export class FakeApiServer {
       path: url.pathname,
       query: url.search,
       contentType: req.headers['content-type']?.split(';')[0],
+      authorization: req.headers.authorization,
       watch: isWatch,
     };
     this.requests.push(record);

@@ -67,23 +67,23 @@ export class DestinationRuleClient {
     return { items, resourceVersion };
   }
 
-  async create(rule: DestinationRule, timeoutMs: number): Promise<DestinationRule> {
+  async create(rule: DestinationRule, timeoutMs: number, signal?: AbortSignal): Promise<DestinationRule> {
     const body = structuredClone(rule);
     body.apiVersion = this.apiVersion;
     body.kind = 'DestinationRule';
     delete body.metadata.resourceVersion;
     const created: unknown = await this.api.createNamespacedCustomObject(
       { group: ISTIO_GROUP, version: this.version, namespace: rule.metadata.namespace, plural: DESTINATION_RULES, body },
-      requestOptions(timeoutMs),
+      requestOptions(timeoutMs, undefined, signal),
     );
     return this.require(created);
   }
 
   /** JSON Patch (`application/json-patch+json`), chosen explicitly rather than left to the client's default. */
-  async jsonPatch(namespace: string, name: string, operations: Operation[], timeoutMs: number): Promise<DestinationRule> {
+  async jsonPatch(namespace: string, name: string, operations: Operation[], timeoutMs: number, signal?: AbortSignal): Promise<DestinationRule> {
     const patched: unknown = await this.api.patchNamespacedCustomObject(
       { group: ISTIO_GROUP, version: this.version, namespace, plural: DESTINATION_RULES, name, body: operations },
-      requestOptions(timeoutMs, PatchStrategy.JsonPatch),
+      requestOptions(timeoutMs, PatchStrategy.JsonPatch, signal),
     );
     return this.require(patched);
   }

@@ -48,6 +48,8 @@ interface Entry {
   request: SubsetRequest;
   deadlineMs: number;
   attempts: number;
+  /** Why the last attempt did not finish, for the deadline's message. */
+  problem?: string;
   settled: boolean;
   settle(result: EnsureSubsetResult): void;
 }
@@ -68,6 +70,8 @@ export class SubsetWriter {
   private readonly sleeper = new Sleeper();
   private readonly retry: Required<SubsetWriteRetry>;
   private readonly live = new Set<Entry>();
+  /** Aborts requests in flight on close. */
+  private readonly stopSignal = new AbortController();
   private closed = false;
 
   constructor(private readonly options: WriterOptions) {
@@ -89,7 +93,7 @@ export class SubsetWriter {
     return new Promise((resolve) => {
       const entry: Entry = { request, deadlineMs, attempts: 0, settled: false, settle: (result) => finish(result) };
       // Every request answers by its own deadline, even if its group is still working.
-      const timer = setTimeout(() => finish(this.failure(entry, 'not written by the deadline')), Math.max(0, deadlineMs - Date.now()));
+      const timer = setTimeout(() => finish(this.failure(entry, `not written by the deadline${entry.problem ? `; last: ${entry.problem}` : ''}`)), Math.max(0, deadlineMs - Date.now()));
       const finish = (result: EnsureSubsetResult): void => {
         if (entry.settled) return;
         entry.settled = true;
@@ -106,6 +110,7 @@ export class SubsetWriter {
   /** Answer every waiting request as failed and cut retry sleeps short. */
   close(): void {
     this.closed = true;
+    this.stopSignal.abort();
     this.sleeper.cancelAll();
     for (const entry of [...this.live]) entry.settle(this.failure(entry, 'the store is shutting down'));
   }
@@ -149,11 +154,12 @@ export class SubsetWriter {
         live.forEach((entry) => (entry.attempts += 1));
         let items: DestinationRule[];
         try {
-          const listed = await client.list(namespace, timeoutMs);
+          const listed = await client.list(namespace, timeoutMs, this.stopSignal.signal);
           cache.replaceNamespace(namespace, listed.items, listed.resourceVersion);
           items = listed.items;
         } catch (err) {
           lastProblem = `reading DestinationRules of ${namespace}: ${describeError(err)}`;
+          live.forEach((entry) => (entry.problem = lastProblem));
           if (isRetryable(httpStatusOf(err))) continue;
           for (const entry of live) entry.settle(this.failure(entry, lastProblem + hint(err)));
           return;
@@ -164,6 +170,7 @@ export class SubsetWriter {
           const outcome = await this.write(group, timeoutMs, rejectedAt, mayGroup);
           if (outcome.retry) {
             lastProblem = outcome.problem;
+            group.answers.forEach(({ entry }) => (entry.problem = outcome.problem));
             again = true;
           }
         }
@@ -215,8 +222,8 @@ export class SubsetWriter {
     }
     try {
       const written = group.original
-        ? await client.jsonPatch(group.original.metadata.namespace, group.original.metadata.name, patchOf(group.original, group.final), timeoutMs)
-        : await client.create(group.final, timeoutMs);
+        ? await client.jsonPatch(group.original.metadata.namespace, group.original.metadata.name, patchOf(group.original, group.final), timeoutMs, this.stopSignal.signal)
+        : await client.create(group.final, timeoutMs, this.stopSignal.signal);
       cache.observe(written);
       onWrite?.(group.original ? 'appended' : 'created');
       logger.info({ destinationRule: group.key, subsets: group.answers.map((a) => a.entry.request.subsetName), verb }, 'DestinationRule subsets written');
