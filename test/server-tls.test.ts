@@ -17,7 +17,7 @@ import { startWithConfig, type StartedServer } from '../src/server/start.js';
 import { generateCertificates, type GeneratedCertificates } from '../src/tls/dev-certs.js';
 import { review } from './support/app-harness.js';
 import { virtualService } from './support/objects.js';
-import { openTls, rawPost, readResponse, SecretVolume } from './support/reliability-tls.js';
+import { openTls, rawPost, readResponse, renewLeaf, SecretVolume } from './support/reliability-tls.js';
 import { startStandalone, type Standalone } from './support/standalone.js';
 
 const tls11 = { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' } as const;
@@ -94,15 +94,16 @@ describe('certificate rotation', () => {
   let started: StartedServer;
   let port: number;
   let first: GeneratedCertificates;
-  let second: GeneratedCertificates;
-  let third: GeneratedCertificates;
-  let cas: string[];
+  let second: { cert: string; key: string };
+  let third: { cert: string; key: string };
+  let cas: string;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'canary-webhook-rotation-'));
     const request = { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] };
-    [first, second, third] = await Promise.all([generateCertificates(request), generateCertificates(request), generateCertificates(request)]);
-    cas = [first.caCert, second.caCert, third.caCert];
+    first = await generateCertificates(request);
+    [second, third] = await Promise.all([renewLeaf(first), renewLeaf(first)]);
+    cas = first.caCert;
     secret = new SecretVolume(join(dir, 'secret'));
     secret.publish(first.cert, first.key);
     const config = parseServeConfig([
@@ -110,6 +111,7 @@ describe('certificate rotation', () => {
       '--tls-cert', secret.certPath, '--tls-key', secret.keyPath,
       '--cert-dir', join(dir, 'unused'),
       '--cert-reload-interval-ms', '200',
+      '--shutdown-grace-ms', '2000',
     ], {});
     started = await startWithConfig(config, pino({ level: 'silent' }));
     port = started.running.port;

@@ -5,6 +5,7 @@
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { generate } from 'selfsigned';
 
 export interface TlsOpen { socket: TLSSocket; serialNumber: string }
 
@@ -92,4 +93,27 @@ export class SecretVolume {
       symlinkSync(join('..data', 'tls.key'), this.keyPath);
     }
   }
+}
+
+/**
+ * A new serving certificate from an existing CA, as cert-manager renews one:
+ * clients keep trusting the same caBundle. (generateCertificates makes a new
+ * CA each time, and CAs sharing a subject name confuse chain building.)
+ */
+export async function renewLeaf(ca: { caCert: string; caKey: string }): Promise<{ cert: string; key: string }> {
+  const leaf = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(Date.now() - 60_000),
+    notAfterDate: new Date(Date.now() + 24 * 60 * 60 * 1000),
+    ca: { key: ca.caKey, cert: ca.caCert },
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+    ],
+  });
+  return { cert: leaf.cert, key: leaf.private };
 }
