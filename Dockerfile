@@ -9,7 +9,8 @@ ARG NODE_MAJOR=24
 FROM node:${NODE_MAJOR}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# --ignore-scripts: `prepare` builds, and the sources are not copied yet.
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 # bench/ (and the examples it may read) are part of the build's tsconfig;
 # only dist/src reaches the final image.

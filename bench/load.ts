@@ -24,6 +24,8 @@ export interface LoadConfig {
 
 export interface LoadResult {
   responses: number;
+  /** Warm-up included: what the server's CPU time is divided by. */
+  totalResponses: number;
   durationSec: number;
   rps: number;
   latencyMs: { avg: number; p50: number; p99: number; max: number };
@@ -108,13 +110,14 @@ function run(durationSec: number, latencies: number[] | undefined): Promise<{ er
   });
 }
 
-if (config.warmupSec > 0) await run(config.warmupSec, undefined);
+const warm = config.warmupSec > 0 ? await run(config.warmupSec, undefined) : { responses: 0 };
 const latencies: number[] = [];
 const measured = await run(config.durationSec, latencies);
 latencies.sort((a, b) => a - b);
 const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(q * latencies.length) - 1))] ?? Number.NaN;
 const result: LoadResult = {
   responses: measured.responses,
+  totalResponses: measured.responses + warm.responses,
   durationSec: measured.elapsedSec,
   rps: measured.responses / measured.elapsedSec,
   latencyMs: {

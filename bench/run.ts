@@ -81,6 +81,27 @@ async function stopServer(server: Server): Promise<void> {
   clearTimeout(timer);
 }
 
+/** CPU time (user + system, all threads) a process has used, in ms (Linux /proc; 0 elsewhere). */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** Load a server and measure the server process's CPU time per response (robust to a noisy machine, unlike req/s). */
+async function measure(server: Server, config: Omit<LoadConfig, 'url'>): Promise<LoadResult & { cpuUsPerRequest: number }> {
+  const before = cpuMs(server.child.pid);
+  const result = await load({ ...config, url: `https://127.0.0.1:${server.port}` });
+  const used = cpuMs(server.child.pid) - before;
+  return { ...result, cpuUsPerRequest: (used * 1000) / Math.max(1, result.totalResponses) };
+}
+
 /** Resident set size of a process, in MB (Linux /proc). */
 function rssMb(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
@@ -136,6 +157,8 @@ interface Row {
   ratio?: number;
   p99Ratio?: number;
   rssMb?: number;
+  /** Server CPU time per response, µs (user + system, all threads). */
+  cpuUs?: number;
   note?: string;
 }
 
@@ -147,10 +170,10 @@ const fmt = (value: number | undefined, digits = 2): string => (value === undefi
 const fmtInt = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? '' : Math.round(value).toLocaleString('en-US'));
 
 function table(): string {
-  const header = ['scenario', 'conns', 'req/s', 'avg ms', 'p50 ms', 'p99 ms', 'max ms', '× baseline req/s', '× baseline p99', 'RSS MB', 'notes'];
+  const header = ['scenario', 'conns', 'req/s', 'avg ms', 'p50 ms', 'p99 ms', 'max ms', '× baseline req/s', '× baseline p99', 'CPU µs/req', 'RSS MB', 'notes'];
   const lines = rows.map((row) => [
     row.scenario, row.connections, fmtInt(row.rps), fmt(row.avg), fmt(row.p50), fmt(row.p99), fmt(row.max, 1),
-    row.ratio === undefined ? '' : `${fmt(row.ratio)}×`, row.p99Ratio === undefined ? '' : `${fmt(row.p99Ratio)}×`, fmt(row.rssMb, 0), row.note ?? '',
+    row.ratio === undefined ? '' : `${fmt(row.ratio)}×`, row.p99Ratio === undefined ? '' : `${fmt(row.p99Ratio)}×`, fmt(row.cpuUs, 0), fmt(row.rssMb, 0), row.note ?? '',
   ]);
   return [
     `| ${header.join(' | ')} |`,
@@ -255,16 +278,16 @@ async function main(): Promise<void> {
     throw new Error('pre-flight: a mutate whose subset is present wrote to the API server');
   }
 
-  const results = new Map<string, { app: LoadResult; base: LoadResult }>();
+  const results = new Map<string, { app: Measured; base: Measured }>();
   for (const scenario of scenarios) {
     for (const connections of CONNECTIONS) {
       const prefix = `c${connections}`;
       const write = scenario.write ? { path: '/mutate', template: writeTemplate(), services: WRITE_SERVICES, prefix } : undefined;
       const common = { connections, durationSec: DURATION, warmupSec: WARMUP, requests: scenario.requests };
       // Same bodies for the baseline: the write template expanded the same way.
-      const base = await load({ ...common, url: `https://127.0.0.1:${baseline.port}`, ...(write ? { write: { ...write, prefix: `b${connections}` } } : {}) });
+      const base = await measure(baseline, { ...common, ...(write ? { write: { ...write, prefix: `b${connections}` } } : {}) });
       const baseRss = rssMb(baseline.child.pid);
-      const measured = await load({ ...common, url: `https://127.0.0.1:${app.port}`, ...(write ? { write } : {}) });
+      const measured = await measure(app, { ...common, ...(write ? { write } : {}) });
       const appRss = rssMb(app.child.pid);
       results.set(`${scenario.name}@${connections}`, { app: measured, base });
       let note = errorNote(measured);
@@ -272,7 +295,7 @@ async function main(): Promise<void> {
       else if (write) note = [note, `${measured.admitted?.length ?? 0} admitted, ${measured.denied ?? 0} denied (memory store: not checked)`].filter(Boolean).join('; ');
       rows.push(row(`baseline (${scenario.name} bodies)`, connections, base, baseRss, undefined, errorNote(base)));
       rows.push(row(scenario.name, connections, measured, appRss, base, note));
-      log(`${scenario.name} @${connections}: ${fmtInt(measured.rps)} req/s (baseline ${fmtInt(base.rps)}, ${fmt(measured.rps / base.rps)}×), p99 ${fmt(measured.latencyMs.p99)} ms (baseline ${fmt(base.latencyMs.p99)})${note ? ` — ${note}` : ''}`);
+      log(`${scenario.name} @${connections}: ${fmtInt(measured.rps)} req/s (baseline ${fmtInt(base.rps)}, ${fmt(measured.rps / base.rps)}×), p99 ${fmt(measured.latencyMs.p99)} ms (baseline ${fmt(base.latencyMs.p99)}), CPU ${fmt(measured.cpuUsPerRequest, 0)} µs/req (baseline ${fmt(base.cpuUsPerRequest, 0)})${note ? ` — ${note}` : ''}`);
     }
   }
   if (api) {
@@ -297,7 +320,7 @@ async function main(): Promise<void> {
   }
 
   // Scale: the validate-allow scenario with 10, 1,000, 10,000 DestinationRules cached.
-  const scale: Array<{ size: number; syncMs: number; rssIdle: number; rssAfter: number; result: LoadResult }> = [];
+  const scale: Array<{ size: number; syncMs: number; rssIdle: number; rssAfter: number; result: Measured }> = [];
   const validateAllow = scenarios.find((scenario) => scenario.name === 'validate-allow');
   const scaleBase = results.get('validate-allow@10')?.base;
   if (validateAllow) {
@@ -307,7 +330,7 @@ async function main(): Promise<void> {
       const check = await post(started.app.port, '/validate', validateAllow.requests[0]!.body, ca);
       const problem = check.status !== 200 ? `HTTP ${check.status}` : validateAllow.expect(JSON.parse(check.text) as Answer);
       if (problem) throw new Error(`pre-flight scale ${size}: ${problem}`);
-      const result = await load({ url: `https://127.0.0.1:${started.app.port}`, connections: 10, durationSec: DURATION, warmupSec: WARMUP, requests: validateAllow.requests });
+      const result = await measure(started.app, { connections: 10, durationSec: DURATION, warmupSec: WARMUP, requests: validateAllow.requests });
       const rssAfter = rssMb(started.app.child.pid);
       await stopServer(started.app);
       await started.api?.stop();
@@ -404,7 +427,9 @@ interface Answer {
   response: { allowed: boolean; patch?: string; status?: { message?: string } };
 }
 
-function row(scenario: string, connections: number, result: LoadResult, rss: number, base: LoadResult | undefined, note?: string): Row {
+type Measured = LoadResult & { cpuUsPerRequest: number };
+
+function row(scenario: string, connections: number, result: Measured, rss: number, base: Measured | undefined, note?: string): Row {
   return {
     scenario,
     connections: String(connections),
@@ -413,6 +438,7 @@ function row(scenario: string, connections: number, result: LoadResult, rss: num
     p50: result.latencyMs.p50,
     p99: result.latencyMs.p99,
     max: result.latencyMs.max,
+    cpuUs: result.cpuUsPerRequest,
     ...(base ? { ratio: result.rps / base.rps, p99Ratio: result.latencyMs.p99 / base.latencyMs.p99 } : {}),
     rssMb: rss,
     ...(note ? { note } : {}),
