@@ -29,9 +29,7 @@ before(async () => {
 });
 
 after(async () => {
-  const t0 = Date.now();
   await standalone.started.shutdown();
-  console.log('SHUTDOWN', Date.now() - t0, standalone.started.running.server.listening);
   rmSync(standalone.certDir, { recursive: true, force: true });
 });
 

@@ -38,7 +38,6 @@ export function createApp(deps: AppDeps): express.Express {
 function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const startedNs = process.hrtime.bigint();
-    if (deps.isShuttingDown()) res.setHeader('Connection', 'close');
     let parsed: ReturnType<typeof parseAdmissionReview>;
     try {
       parsed = parseAdmissionReview(await readJsonBody(req, deps.maxBodyBytes));
@@ -47,6 +46,7 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
       const message = error instanceof BodyError || error instanceof BadReviewError ? error.message : 'could not read the AdmissionReview';
       deps.metrics.observeReview(webhook, 'unknown', 'bad_request', elapsedSeconds(startedNs));
       deps.logger.info({ webhook, status: statusCode, reason: message }, 'bad admission request');
+      closeIfShuttingDown(res, deps);
       res.status(statusCode).type('text/plain').send(`${message}\n`);
       return;
     }
@@ -61,6 +61,7 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
       verdict = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
     }
     const answer = admissionResponse(apiVersion, request.uid, verdict);
+    closeIfShuttingDown(res, deps);
     res.status(200).type('application/json').send(JSON.stringify(answer));
 
     const durationSeconds = elapsedSeconds(startedNs);
@@ -81,6 +82,15 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
       durationMs: Math.round(durationSeconds * 1e6) / 1e3,
     }, 'review');
   };
+}
+
+/**
+ * Checked when the answer is sent, not when the request arrived: a review
+ * that was in flight at SIGTERM must tell the API server not to reuse the
+ * connection, or its next request races the drain's close and fails.
+ */
+function closeIfShuttingDown(res: Response, deps: AppDeps): void {
+  if (deps.isShuttingDown()) res.setHeader('Connection', 'close');
 }
 
 const admissionOperations = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);

@@ -9,6 +9,9 @@ export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'bad_request';
 export interface WebhookMetrics {
   registry: Registry;
   observeReview(webhook: WebhookName, operation: string, result: ReviewResult, durationSeconds: number): void;
+  /** One per review that needed a subset: present, created, appended or failed. */
+  subsetEnsured(outcome: string): void;
+  /** One per write the Kubernetes store sent to the API server, conflicts and errors included. */
   destinationRuleWrite(result: string): void;
 }
 
@@ -28,9 +31,15 @@ export function createMetrics(store: Pick<DestinationRuleStore, 'size'>, options
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const ensured = new Counter({
+    name: 'canary_webhook_subset_ensure_total',
+    help: 'Canary Deployments whose DestinationRule subset was ensured, by outcome (present, created, appended, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   const writes = new Counter({
     name: 'canary_webhook_destinationrule_writes_total',
-    help: 'DestinationRule subset writes, by result (created, appended, present, conflict, error, failed)',
+    help: 'DestinationRule writes sent to the API server, by result (created, appended, conflict, error)',
     labelNames: ['result'] as const,
     registers: [registry],
   });
@@ -47,6 +56,9 @@ export function createMetrics(store: Pick<DestinationRuleStore, 'size'>, options
     observeReview(webhook, operation, result, durationSeconds) {
       requests.inc({ webhook, operation, result });
       latency.observe({ webhook }, durationSeconds);
+    },
+    subsetEnsured(outcome) {
+      ensured.inc({ outcome });
     },
     destinationRuleWrite(result) {
       writes.inc({ result });

@@ -10,8 +10,9 @@ import { loadKubeConfig } from '../store/kube/config.js';
 import { connectKubeStore } from '../store/kube/kube-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { DestinationRuleStore } from '../store/types.js';
+import type { WebhookMetrics } from './metrics.js';
 
-export async function openStore(config: ServeConfig, logger: Logger): Promise<{ store: DestinationRuleStore; standalone: boolean }> {
+export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean }> {
   const kube = config.standalone ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
   if (kube === undefined) {
     const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : [];
@@ -29,6 +30,7 @@ export async function openStore(config: ServeConfig, logger: Logger): Promise<{ 
     settings: config.settings,
     logger,
     watchSilenceTimeoutMs: config.watchSilenceTimeoutMs,
+    onWrite: (result) => metrics.destinationRuleWrite(result),
   });
   return { store, standalone: false };
 }

@@ -46,11 +46,14 @@ export async function startServer(argv: readonly string[]): Promise<StartedServe
 }
 
 export async function startWithConfig(config: ServeConfig, logger: Logger): Promise<StartedServer> {
-  const { store, standalone } = await openStore(config, logger);
-  const metrics = createMetrics(store);
+  let store: DestinationRuleStore | undefined;
+  // The cache-size gauge asks the store, which needs the metrics for its write counter.
+  const metrics = createMetrics({ size: () => store?.size() ?? 0 });
+  const opened = await openStore(config, logger, metrics);
+  store = opened.store;
   let shuttingDown = false;
   const app = createApp({
-    store,
+    store: opened.store,
     settings: config.settings,
     logger,
     metrics,
@@ -59,7 +62,7 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
     maxBodyBytes: config.maxBodyBytes,
     isShuttingDown: () => shuttingDown,
   });
-  const tls = await resolveTlsFiles(config, standalone, logger);
+  const tls = await resolveTlsFiles(config, opened.standalone, logger);
   const running = await serve(app, {
     port: config.port,
     bindAddress: config.bindAddress,
@@ -75,13 +78,13 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
   let stopping: Promise<void> | undefined;
   return {
     running,
-    store,
+    store: opened.store,
     config,
     shutdown() {
       stopping ??= (async () => {
         shuttingDown = true;
         const { drained } = await running.close(config.shutdownGraceMs);
-        await store.close();
+        await opened.store.close();
         logger.info({ drained }, 'canary-webhook stopped');
       })();
       return stopping;
