@@ -46,11 +46,11 @@ export async function startServer(argv: readonly string[]): Promise<StartedServe
 }
 
 export async function startWithConfig(config: ServeConfig, logger: Logger): Promise<StartedServer> {
-  let store: DestinationRuleStore | undefined;
   // The cache-size gauge asks the store, which needs the metrics for its write counter.
-  const metrics = createMetrics({ size: () => store?.size() ?? 0 });
+  const storeRef: { current?: DestinationRuleStore } = {};
+  const metrics = createMetrics({ size: () => storeRef.current?.size() ?? 0 });
   const opened = await openStore(config, logger, metrics);
-  store = opened.store;
+  storeRef.current = opened.store;
   let shuttingDown = false;
   const app = createApp({
     store: opened.store,
