@@ -37,7 +37,12 @@ const RSS_TOLERANCE = 0.10;
 const certDir = mkdtempSync(join(tmpdir(), 'canary-webhook-soak-'));
 const env = { ...process.env };
 delete env.KUBECONFIG;
+// Diagnostics only: on SIGUSR2 the server runs a full GC and prints its memory,
+// so the two readings compare what is retained, not where the GC sawtooth happens to be.
+const gcHook = `process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); const m = process.memoryUsage();
+  process.stdout.write(JSON.stringify({ msg: 'soak-gc', rss: m.rss, heapUsed: m.heapUsed }) + '\\n'); });`;
 const child = spawn(process.execPath, [
+  '--expose-gc', '--import', `data:text/javascript,${encodeURIComponent(gcHook)}`,
   '--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'serve',
   '--standalone', '--port', '0', '--bind-address', '127.0.0.1', '--cert-dir', certDir,
   '--seed-dir', join(root, 'examples', 'seed'), '--log-level', 'info',
@@ -45,6 +50,15 @@ const child = spawn(process.execPath, [
 const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
 let reviewLogLines = 0;
+const gcWaiters: Array<(memory: { rss: number; heapUsed: number }) => void> = [];
+
+/** Full GC in the server, then its RSS and heap. */
+function collectAndMeasure(): Promise<{ rss: number; heapUsed: number }> {
+  return new Promise((resolve) => {
+    gcWaiters.push(resolve);
+    child.kill('SIGUSR2');
+  });
+}
 const port = await new Promise<number>((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error('the server did not start within 60 s')), 60_000);
   // Production logs at info: one line per review. Drained (and counted) here as a log shipper would.
@@ -53,7 +67,11 @@ const port = await new Promise<number>((resolve, reject) => {
       reviewLogLines += 1;
       return;
     }
-    const line = JSON.parse(text) as { msg?: string; port?: number };
+    const line = JSON.parse(text) as { msg?: string; port?: number; rss?: number; heapUsed?: number };
+    if (line.msg === 'soak-gc') {
+      gcWaiters.shift()?.({ rss: line.rss!, heapUsed: line.heapUsed! });
+      return;
+    }
     if (line.msg?.startsWith('canary-webhook listening')) {
       clearTimeout(timer);
       resolve(Number(line.port));
@@ -207,20 +225,22 @@ async function worker(until: number): Promise<void> {
   }
 }
 
-// RSS is read at two settled points, each after the load pauses for a moment
-// (V8's memory reducer collects once allocation stops), so the comparison is
-// not one reading at a GC sawtooth peak against another at a trough.
-const settle = () => new Promise((resolve) => setTimeout(resolve, 2_000));
+// Memory is read at two points, after the first WARMUP reviews and at the
+// end, each after a full GC in the server (the load pauses meanwhile), so the
+// comparison is of retained memory, not of where the GC sawtooth happens to be.
 await Promise.all(Array.from({ length: CONCURRENCY }, () => worker(Math.min(WARMUP, TOTAL))));
-await settle();
-rssAfterWarmup = rssBytes();
-const heapAfterWarmup = await metric('canary_webhook_nodejs_heap_size_used_bytes');
-const pausedMs = 2_000;
+const pauseStarted = performance.now();
+const rawRssAfterWarmup = rssBytes();
+const afterWarmup = await collectAndMeasure();
+rssAfterWarmup = afterWarmup.rss;
+const heapAfterWarmup = afterWarmup.heapUsed;
+const pausedMs = performance.now() - pauseStarted;
 await Promise.all(Array.from({ length: CONCURRENCY }, () => worker(TOTAL)));
 const elapsedSec = (performance.now() - startedAt - pausedMs) / 1000;
-await settle();
-const rssEnd = rssBytes();
-const heapUsed = await metric('canary_webhook_nodejs_heap_size_used_bytes');
+const rawRssEnd = rssBytes();
+const atEnd = await collectAndMeasure();
+const rssEnd = atEnd.rss;
+const heapUsed = atEnd.heapUsed;
 const cacheSize = await metric('canary_webhook_destinationrule_cache_size');
 agent.destroy();
 
@@ -238,8 +258,9 @@ const report = [
   `soak: ${done} reviews in ${elapsedSec.toFixed(1)} s (${(done / elapsedSec).toFixed(0)}/s), ${CONCURRENCY} keep-alive HTTPS connections`,
   `mix: ${[...byKind].map(([kind, count]) => `${kind} ${count}`).join(', ')}`,
   `latency: p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, p99.9 ${pct(99.9).toFixed(2)} ms, max ${pct(100).toFixed(1)} ms`,
-  `RSS: ${mib(rssAfterWarmup)} after ${WARMUP}, ${mib(rssEnd)} at the end (${(growth * 100).toFixed(1)}%; limit ${RSS_TOLERANCE * 100}%)`,
-  `heap used: ${heapAfterWarmup === undefined ? '?' : mib(heapAfterWarmup)} after ${WARMUP}, ${heapUsed === undefined ? '?' : mib(heapUsed)} at the end; DestinationRules in the store: ${cacheSize ?? '?'}`,
+  `RSS after a full GC: ${mib(rssAfterWarmup)} after ${WARMUP}, ${mib(rssEnd)} at the end (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%; limit +${RSS_TOLERANCE * 100}%)`,
+  `RSS under load, before that GC: ${mib(rawRssAfterWarmup)} after ${WARMUP}, ${mib(rawRssEnd)} at the end`,
+  `heap used after a full GC: ${mib(heapAfterWarmup)} after ${WARMUP}, ${mib(heapUsed)} at the end; DestinationRules in the store: ${cacheSize ?? '?'}`,
   ...timeline.map((line) => `  ${line.trim()}`),
   `review log lines: ${reviewLogLines}`,
   `errors: ${errorCount}${errorCount ? ` (${[...errors].slice(0, 10).map(([e, c]) => `${c}× ${e}`).join('; ')})` : ''}`,

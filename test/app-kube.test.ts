@@ -16,7 +16,7 @@ type Stored = { spec: { subsets?: Array<{ name: string; labels: Record<string, s
 describe('webhook with the Kubernetes store', () => {
   let api: FakeApiServer;
   let store: KubeStore;
-  const { logger } = memoryLogger('silent');
+  const { logger } = memoryLogger('fatal');
 
   beforeEach(async () => {
     api = new FakeApiServer();
@@ -115,7 +115,7 @@ describe('webhook with the Kubernetes store: concurrent canaries of one service'
     api.latencyMs = { min: 0, max: 3 };
     api.put('destinationrules', rule('default', 'demo4', 'demo4', ['v1'], { exportTo: ['.'] }) as never);
     // Two webhook replicas, as deployed: their writes race for real.
-    stores = await Promise.all([0, 1].map(() => connectKubeStore({ kubeConfig: api.kubeConfig(), settings, logger: memoryLogger('silent').logger })));
+    stores = await Promise.all([0, 1].map(() => connectKubeStore({ kubeConfig: api.kubeConfig(), settings, logger: memoryLogger('fatal').logger })));
     await Promise.all(stores.map((s) => s.waitForSync(5_000)));
   });
   after(async () => {
