@@ -62,19 +62,26 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
     maxBodyBytes: config.maxBodyBytes,
     isShuttingDown: () => shuttingDown,
   });
-  const tls = await resolveTlsFiles(config, opened.standalone, logger);
-  const running = await serve(app, {
-    port: config.port,
-    bindAddress: config.bindAddress,
-    certPath: tls.certPath,
-    keyPath: tls.keyPath,
-    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
-    headersTimeoutMs: config.headersTimeoutMs,
-    requestTimeoutMs: config.requestTimeoutMs,
-    certReloadIntervalMs: config.certReloadIntervalMs,
-    logger,
-  });
-  logger.info({ port: running.port, certPath: tls.certPath }, `canary-webhook listening on https://${config.bindAddress}:${running.port}`);
+  let running: RunningServer;
+  try {
+    const tls = await resolveTlsFiles(config, opened.standalone, logger);
+    running = await serve(app, {
+      port: config.port,
+      bindAddress: config.bindAddress,
+      certPath: tls.certPath,
+      keyPath: tls.keyPath,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      certReloadIntervalMs: config.certReloadIntervalMs,
+      logger,
+    });
+  } catch (error) {
+    // The store's watches would otherwise keep a process that cannot serve alive.
+    await opened.store.close();
+    throw error;
+  }
+  logger.info({ port: running.port, certPath: config.tlsCertPath ?? config.certDir }, `canary-webhook listening on https://${config.bindAddress}:${running.port}`);
   let stopping: Promise<void> | undefined;
   return {
     running,
