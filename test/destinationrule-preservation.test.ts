@@ -204,3 +204,64 @@ describe('ensuring a subset keeps everything else (fast-check)', () => {
     });
   });
 });
+
+describe('when the API server goes away (Kubernetes store, fake API server)', () => {
+  it('denies the canary Deployment with the reason, validates from the cache, and loses nothing once it is back', async () => {
+    const fake = new FakeApiServer();
+    await fake.start();
+    const original: DestinationRule = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'demo4', namespace: 'default', annotations: { owner: 'team-a' } },
+      spec: {
+        host: 'demo4',
+        exportTo: ['.'],
+        trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' } },
+        subsets: [{ name: 'v1', labels: { version: 'v1' }, trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } }],
+        futureField: { keep: true },
+      },
+    };
+    const { apiVersion: _apiVersion, kind: _kind, ...stored } = original;
+    fake.put('destinationrules', stored as DestinationRule);
+    const store = await connectKubeStore({
+      kubeConfig: fake.kubeConfig(),
+      settings,
+      logger: memoryLogger('fatal').logger,
+      requestTimeoutMs: 500,
+      watchBackoff: { baseMs: 50, maxMs: 500 },
+    });
+    try {
+      assert.ok(await store.waitForSync(10_000));
+      const { app } = buildApp({ store, overrides: { subsetWriteTimeoutMs: 1_000 } });
+      const before = fake.objects.get('destinationrules', 'default', 'demo4');
+      const vs = (subset: string) => review({
+        apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'demo4' },
+        spec: { hosts: ['demo4'], http: [{ route: [{ destination: { host: 'demo4', subset } }] }] },
+      });
+
+      await fake.stop();
+      const started = Date.now();
+      const denied = (await request(app).post('/mutate').send(review(canaryDeployment('demo4-v2', 'v2'))).expect(200)).body as { response: { allowed: boolean; status?: { message: string } } };
+      assert.equal(denied.response.allowed, false, 'admitted a canary Deployment whose subset could not be written');
+      assert.match(denied.response.status?.message ?? '', /could not add subset "v2"/);
+      assert.ok(Date.now() - started < 4_000, 'answered within the webhook timeout');
+      // Validation keeps working from the cache; a missing subset is still denied (the direct read fails, the cache answers).
+      assert.equal(((await request(app).post('/validate').send(vs('v1')).expect(200)).body as { response: { allowed: boolean } }).response.allowed, true);
+      assert.equal(((await request(app).post('/validate').send(vs('v9')).expect(200)).body as { response: { allowed: boolean } }).response.allowed, false);
+
+      await fake.start();
+      // The apply is retried (kubectl, a GitOps controller) once the API server is back.
+      const deadline = Date.now() + 10_000;
+      let allowed = false;
+      while (!allowed && Date.now() < deadline) {
+        allowed = ((await request(app).post('/mutate').send(review(canaryDeployment('demo4-v2', 'v2'))).expect(200)).body as { response: { allowed: boolean } }).response.allowed;
+        if (!allowed) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.ok(allowed, 'never admitted after the API server came back');
+      assertOnlySubsetAdded(before, fake.objects.get('destinationrules', 'default', 'demo4'), { namespace: 'default', service: 'demo4', host: 'demo4.default.svc.cluster.local', subsetName: 'v2', labels: { version: 'v2' } });
+    } finally {
+      await store.close();
+      await fake.stop();
+    }
+  });
+});

@@ -191,8 +191,14 @@ function allPaths(value: unknown, prefix: PathKey[] = [], out: PathKey[][] = [])
   return out;
 }
 
-/** Applies the replacement at `path` of `root` (a clone), returning the new root. */
-function replaceAt(root: unknown, path: PathKey[], change: Replacement): unknown {
+/**
+ * Applies the replacement at `path` of `root` (a clone), returning the new
+ * root. Values are copied first: `fc.constant({})` hands out one shared
+ * instance, and adding a key to it twice would make the body circular.
+ */
+function replaceAt(root: unknown, path: PathKey[], original: Replacement): unknown {
+  const fresh = (value: unknown): unknown => (value instanceof Raw ? value : structuredClone(value));
+  const change: Replacement = original.kind === 'delete' ? original : { ...original, value: fresh(original.value) };
   if (change.kind === 'addKey') {
     const target = path.reduce<unknown>((node, key) => (node as Record<PathKey, unknown>)[key], root);
     if (target === null || typeof target !== 'object' || Array.isArray(target)) return root;

@@ -51,6 +51,7 @@ describe('SIGTERM', () => {
     const server = await spawnServer(['--shutdown-grace-ms', String(graceMs)]);
     try {
       // An idle keep-alive connection, as the API server holds: it must not delay the exit.
+      const t00 = Date.now();
       const idle = await openTls(server.port, { ca: server.ca });
       idle.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
       assert.equal((await readResponse(idle.socket)).status, 200);
@@ -62,13 +63,17 @@ describe('SIGTERM', () => {
         const { body, uid } = reviewBody();
         const half = Math.floor(body.length / 2);
         socket.write(rawPost('/validate', body).head + body.slice(0, half));
-        return { socket, rest: body.slice(half), uid, answer: readResponse(socket, 20_000) };
+        const answer = readResponse(socket, 20_000);
+        answer.catch((e) => console.log('DEBUG inflight rejected', Date.now() - t00, (e as Error).message));
+        return { socket, rest: body.slice(half), uid, answer };
       }));
       await sleep(300);
 
       const signalledAt = Date.now();
+      console.log('DEBUG sigterm at', signalledAt - t00);
       server.child.kill('SIGTERM');
       await server.waitForLog(/^shutting down/);
+      console.log('DEBUG logs', JSON.stringify(server.logs.map((l) => [l.time, l.msg])));
 
       // New connections are refused while the in-flight reviews are still open.
       let refusal = await tryConnect(server);

@@ -5,7 +5,8 @@ import { mutateDeployment } from '../rules/mutate.js';
 import type { RuleSettings } from '../rules/types.js';
 import { validateVirtualService } from '../rules/validate.js';
 import { findingAbout, splitPath, type Finding, type Severity } from './findings.js';
-import { isDeployment, isDestinationRule, isVirtualService, toDestinationRule, type DestinationRuleSet } from './rule-set.js';
+import { isDeployment, isDestinationRule, isVirtualService, toDestinationRule } from '../manifests/kinds.js';
+import type { DestinationRuleSet } from './rule-set.js';
 
 export interface CheckOptions {
   /** Namespace of objects that name none. */

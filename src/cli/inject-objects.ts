@@ -8,7 +8,8 @@ import type { SourceDocument } from '../manifests/parse.js';
 import { mutateDeployment } from '../rules/mutate.js';
 import type { JsonObject, RuleSettings } from '../rules/types.js';
 import { findingAbout, formatFinding, splitPath } from './findings.js';
-import { isDeployment, isDestinationRule, toDestinationRule, DestinationRuleSet, type RuleEntry } from './rule-set.js';
+import { isDeployment, isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
+import { DestinationRuleSet, type RuleEntry } from './rule-set.js';
 
 export interface InjectOptions {
   namespace: string;

@@ -68,27 +68,3 @@ export class DestinationRuleSet {
     return [...this.entries.values()].find((entry) => entry.current === rule);
   }
 }
-
-/**
- * A DestinationRule read from a manifest, with the namespace filled in the
- * way `kubectl apply -n` would; undefined when it has no name to key it by.
- */
-export function toDestinationRule(item: ManifestObject, defaultNamespace: string): DestinationRule | undefined {
-  if (item.name === undefined) return undefined;
-  const rule = structuredClone(item.object) as DestinationRule;
-  rule.metadata = { ...rule.metadata, name: item.name, namespace: item.namespace ?? defaultNamespace };
-  return rule;
-}
-
-export function isDestinationRule(item: ManifestObject): boolean {
-  return item.kind === 'DestinationRule' && item.apiVersion.startsWith('networking.istio.io/');
-}
-
-export function isVirtualService(item: ManifestObject): boolean {
-  return item.kind === 'VirtualService' && item.apiVersion.startsWith('networking.istio.io/');
-}
-
-/** The webhook is registered for apps/v1 only; other API versions of Deployment no longer exist. */
-export function isDeployment(item: ManifestObject): boolean {
-  return item.kind === 'Deployment' && item.apiVersion === 'apps/v1';
-}

@@ -2,7 +2,7 @@
 // else (or with --standalone) an in-memory store seeded from manifests.
 import type { Logger } from 'pino';
 import type { ServeConfig } from '../config.js';
-import { isDestinationRule, toDestinationRule } from '../cli/rule-set.js';
+import { isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
 import { loadManifests } from '../manifests/load.js';
 import { toObjects } from '../manifests/objects.js';
 import type { DestinationRule } from '../rules/types.js';
