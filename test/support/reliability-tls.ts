@@ -30,7 +30,7 @@ export function rawPost(path: string, body: string, extraHeaders: Record<string,
 
 export interface RawResponse { status: number; headers: Record<string, string>; body: string }
 
-/** Reads one HTTP/1.1 response (Content-Length framed, as the server answers) from a socket. */
+/** Reads one HTTP/1.1 response (Content-Length framed, as the server answers) from a socket; interim 1xx answers are skipped. */
 export function readResponse(socket: TLSSocket, timeoutMs = 10_000): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     let buffer = Buffer.alloc(0);
@@ -40,6 +40,12 @@ export function readResponse(socket: TLSSocket, timeoutMs = 10_000): Promise<Raw
       const end = buffer.indexOf('\r\n\r\n');
       if (end < 0) return;
       const [statusLine, ...lines] = buffer.subarray(0, end).toString('latin1').split('\r\n');
+      // An interim answer (100 Continue) is not the response: drop it and read on.
+      if (/^HTTP\/1\.1 1\d\d/.test(statusLine ?? '')) {
+        buffer = buffer.subarray(end + 4);
+        onData(Buffer.alloc(0));
+        return;
+      }
       const headers = Object.fromEntries(lines.map((line) => {
         const colon = line.indexOf(':');
         return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
@@ -116,4 +122,23 @@ export async function renewLeaf(ca: { caCert: string; caKey: string }): Promise<
     ],
   });
   return { cert: leaf.cert, key: leaf.private };
+}
+
+/** Resolves once `socket` receives `100 Continue`: the server has parsed the request headers and is reading the body. */
+export function waitForContinue(socket: TLSSocket, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => done(new Error(`no 100 Continue within ${timeoutMs} ms`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (/^HTTP\/1\.1 100 /.test(seen) && seen.includes('\r\n\r\n')) done();
+    };
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      if (error) reject(error);
+      else resolve();
+    };
+    socket.on('data', onData);
+  });
 }
