@@ -4,7 +4,6 @@
 import type { DestinationRule } from '../src/rules/types.js';
 
 export const NAMESPACE = 'bookinfo';
-export const WRITE_NAMESPACE = 'canary-writes';
 
 type Json = Record<string, unknown>;
 
@@ -227,12 +226,12 @@ export function destinationRules(count: number): DestinationRule[] {
   return rules;
 }
 
-/** The mutate-with-write body as a template: `__SERVICE__` and `__VERSION__` are replaced per request. */
+/** The mutate-with-write body as a template: `__NAMESPACE__`, `__SERVICE__`, `__VERSION__` and `__UID__` are replaced per request. */
 export function writeTemplate(): string {
   const body = review({
-    uid: '__UID__', kind: deploymentKind, resource: deploymentResource, namespace: WRITE_NAMESPACE, name: '__SERVICE__-__VERSION__', operation: 'CREATE',
+    uid: '__UID__', kind: deploymentKind, resource: deploymentResource, namespace: '__NAMESPACE__', name: '__SERVICE__-__VERSION__', operation: 'CREATE',
     object: canaryDeployment('__SERVICE__', '__VERSION__'),
   }) as { request: { object: { metadata: { namespace: string } } } };
-  body.request.object.metadata.namespace = WRITE_NAMESPACE;
+  body.request.object.metadata.namespace = '__NAMESPACE__';
   return JSON.stringify(body);
 }

@@ -18,8 +18,22 @@ export interface LoadConfig {
   durationSec: number;
   warmupSec: number;
   requests: LoadRequest[];
-  /** mutate-with-write: every request a new version of one of `services` services. */
-  write?: { path: string; template: string; services: number; prefix: string };
+  /** mutate-with-write: every request a new version of one of `services` services, spread over `namespaces` namespaces. */
+  write?: WriteConfig;
+}
+
+export interface WriteConfig {
+  path: string;
+  template: string;
+  services: number;
+  namespaces: number;
+  prefix: string;
+}
+
+/** Request `n` of a mutate-with-write run: which namespace, service and version it names. */
+export function writeTarget(write: Pick<WriteConfig, 'services' | 'namespaces' | 'prefix'>, n: number): { namespace: string; service: string; version: string } {
+  const k = n % write.services;
+  return { namespace: `${write.prefix}-ns${k % write.namespaces}`, service: `s${k}`, version: `${write.prefix}-v${n}` };
 }
 
 export interface LoadResult {
@@ -32,7 +46,7 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
-  /** mutate-with-write: `service/version` of every admitted request (warm-up included). */
+  /** mutate-with-write: `namespace/service/version` of every admitted request (warm-up included). */
   admitted?: string[];
   denied?: number;
   deniedSamples?: string[];
@@ -71,10 +85,9 @@ function requests(): AutocannonRequest[] {
     headers,
     setupRequest(request, context) {
       const n = sequence++;
-      const service = `${write.prefix}-s${n % write.services}`;
-      const version = `${write.prefix}-v${n}`;
-      context.key = `${service}/${version}`;
-      request.body = write.template.replaceAll('__SERVICE__', service).replaceAll('__VERSION__', version).replace('__UID__', `${write.prefix}-${n}`);
+      const { namespace, service, version } = writeTarget(write, n);
+      context.key = `${namespace}/${service}/${version}`;
+      request.body = write.template.replaceAll('__NAMESPACE__', namespace).replaceAll('__SERVICE__', service).replaceAll('__VERSION__', version).replace('__UID__', `${write.prefix}-${n}`);
       return request;
     },
     onResponse(status, body, context) {

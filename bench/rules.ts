@@ -10,7 +10,8 @@ import { validateVirtualService } from '../src/rules/validate.js';
 import { NAMESPACE, deploymentCreate, deploymentUpdate, destinationRules, virtualServiceReview } from './bodies.js';
 
 interface RequestShape { operation: 'CREATE' | 'UPDATE'; object: unknown; oldObject: unknown }
-const requestOf = (review: Record<string, unknown>): RequestShape => review.request as RequestShape;
+// Through JSON, as the server receives them (the builders share sub-objects, a parsed body never does).
+const requestOf = (review: Record<string, unknown>): RequestShape => (JSON.parse(JSON.stringify(review)) as { request: RequestShape }).request;
 
 const settings = defaultRuleSettings;
 const deployments = [requestOf(deploymentCreate('r1')), requestOf(deploymentUpdate('r2'))];

@@ -16,6 +16,7 @@ import {
   type Read,
   type Source,
 } from './discovery.js';
+import { cloneTree } from './clone.js';
 import { quote, toSubsetName } from './names.js';
 import type { JsonObject, MutationContext, MutationOutcome, RuleSettings } from './types.js';
 
@@ -50,7 +51,7 @@ function mutate(deployment: unknown, ctx: MutationContext): MutationOutcome {
   if (!decided.ok) return { kind: 'deny', message: decided.message };
   const { version, selectorVersion } = decided.value;
 
-  const mutated = structuredClone(deployment) as JsonObject;
+  const mutated = cloneTree(deployment) as JsonObject;
   applyEdits(mutated, { service: service.value.value, version, selectorVersion, settings, warnings });
   const host = `${service.value.value}.${namespace}.svc.${settings.clusterDomain}`;
   return {

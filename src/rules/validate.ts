@@ -23,20 +23,41 @@ interface Walk {
   references: SubsetReference[];
 }
 
+/**
+ * `destinationRules` is either the candidates themselves or a lookup by
+ * resolved host (a store's host index): with a lookup, the one walk of the
+ * object also finds which hosts to look up, rather than a second walk first.
+ */
 export function validateVirtualService(
   virtualService: unknown,
-  destinationRules: readonly DestinationRule[],
+  destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
   ctx: ValidationContext,
 ): ValidationResult {
   const namespace = namespaceFor(virtualService, ctx);
   const walk = safeWalk(virtualService, namespace, ctx);
   let subsetProblems: Problem[];
   try {
-    subsetProblems = checkSubsets(walk.references, destinationRules, namespace, ctx.settings);
+    const candidates = typeof destinationRules === 'function' ? candidatesFor(walk.references, destinationRules) : destinationRules;
+    subsetProblems = checkSubsets(walk.references, candidates, namespace, ctx.settings);
   } catch (error) {
     subsetProblems = [internalProblem(error)];
   }
   return { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings(walk.warnings) };
+}
+
+/** What `lookup` returns for each referenced host, each rule once, in reference order. */
+function candidatesFor(references: readonly SubsetReference[], lookup: (host: string) => readonly DestinationRule[]): readonly DestinationRule[] {
+  const first = references[0];
+  if (first === undefined) return [];
+  if (references.every((reference) => reference.host === first.host)) return lookup(first.host);
+  const rules = new Set<DestinationRule>();
+  const looked = new Set<string>();
+  for (const { host } of references) {
+    if (looked.has(host)) continue;
+    looked.add(host);
+    for (const rule of lookup(host)) rules.add(rule);
+  }
+  return [...rules];
 }
 
 export function subsetReferences(virtualService: unknown, ctx: ValidationContext): Array<{ path: string; host: string; subset: string }> {
@@ -141,9 +162,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     const entry: RouteEntry = { path, isObject: true, weight: weight === undefined ? { present: false } : { present: true, value: weight } };
     if (target) {
       entry.destinationKey = JSON.stringify([target.host, target.subset ?? '', target.port ?? null]);
-      entry.destinationLabel = [target.host, target.subset && `subset ${target.subset}`, target.port !== undefined && `port ${target.port}`]
-        .filter(Boolean)
-        .join(' ');
+      entry.destination = target;
     }
     return entry;
   };

@@ -13,8 +13,15 @@ export interface RouteEntry {
   weight: WeightField;
   /** Identity for the duplicate warning (resolved host, subset, port), when the destination is well formed. */
   destinationKey?: string;
-  /** Short human form of that identity, for messages. */
-  destinationLabel?: string;
+  /** The parts of that identity; worded (destinationLabel) only when a warning needs it, not for every entry. */
+  destination?: { host: string; subset?: string; port?: number };
+}
+
+/** Short human form of an entry's destination, for messages. */
+export function destinationLabel(entry: RouteEntry): string | undefined {
+  const target = entry.destination;
+  if (!target) return undefined;
+  return [target.host, target.subset && `subset ${target.subset}`, target.port !== undefined && `port ${target.port}`].filter(Boolean).join(' ');
 }
 
 export interface RouteFindings {
@@ -78,7 +85,7 @@ function duplicateWarnings(entries: readonly RouteEntry[]): string[] {
       firstIndex.set(entry.destinationKey, index);
       return;
     }
-    warnings.push(clip(`${entry.path}: same destination as route[${first}] (${entry.destinationLabel ?? entry.destinationKey})`));
+    warnings.push(clip(`${entry.path}: same destination as route[${first}] (${destinationLabel(entry) ?? entry.destinationKey})`));
   });
   return warnings;
 }

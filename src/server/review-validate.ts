@@ -1,9 +1,10 @@
 // POST /validate: the imperative shell around validateVirtualService, with
 // the direct read that keeps a stale cache from causing a false denial.
-import type { DestinationRule, ValidationContext, ValidationResult } from '../rules/types.js';
-import { formatProblems, namespacesToRefresh, subsetReferences, validateVirtualService } from '../rules/validate.js';
+import type { ValidationContext, ValidationResult } from '../rules/types.js';
+import { formatProblems, namespacesToRefresh, validateVirtualService } from '../rules/validate.js';
 import { concerns, describeValue, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
+import { refreshNamespacesShared } from './review-refresh.js';
 
 const virtualService = { group: 'networking.istio.io', kind: 'VirtualService', resource: 'virtualservices' };
 
@@ -21,7 +22,8 @@ export async function reviewVirtualService(request: AdmissionRequest, deps: AppD
     // The cache may simply not have seen a DestinationRule applied a moment ago
     // (same `kubectl apply -f` file): ask the source of truth before denying.
     try {
-      await deps.store.refreshNamespaces(namespacesToRefresh(request.object, ctx));
+      // Shared with concurrent reviews, but always a read sent after this one looked at the cache.
+      await refreshNamespacesShared(deps.store, namespacesToRefresh(request.object, ctx));
       result = validateAgainstCache(request.object, ctx, deps);
     } catch (error) {
       deps.logger.warn({ uid: request.uid, err: (error as Error).message }, 'direct DestinationRule read failed; answering from the cache');
@@ -33,10 +35,7 @@ export async function reviewVirtualService(request: AdmissionRequest, deps: AppD
   return { allowed: true, warnings: result.warnings };
 }
 
+/** One walk: the rules look up each referenced host in the store's host index as they meet it. */
 function validateAgainstCache(object: unknown, ctx: ValidationContext, deps: AppDeps): ValidationResult {
-  const candidates = new Set<DestinationRule>();
-  for (const reference of subsetReferences(object, ctx)) {
-    for (const rule of deps.store.candidatesForHost(reference.host)) candidates.add(rule);
-  }
-  return validateVirtualService(object, [...candidates], ctx);
+  return validateVirtualService(object, (host) => deps.store.candidatesForHost(host), ctx);
 }

@@ -11,6 +11,14 @@ interface Entry {
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
 
+/**
+ * Answers kept between changes (every review asks the same few hosts), so a
+ * lookup is one Map hit instead of building the wildcard patterns and
+ * sorting. Any change clears them; hosts come from untrusted input, so the
+ * memo is bounded too.
+ */
+const MAX_MEMO_ENTRIES = 4_096;
+
 export class HostIndex {
   /** namespace/name → rule and its resolved host. */
   private readonly entries = new Map<string, Entry>();
@@ -18,6 +26,10 @@ export class HostIndex {
   private readonly byHost = new Map<string, Map<string, DestinationRule>>();
   /** namespace → names, for per-namespace reads and replacement. */
   private readonly byNamespace = new Map<string, Set<string>>();
+  /** candidatesForHost answers since the last change, by the host as asked. */
+  private readonly hostMemo = new Map<string, readonly DestinationRule[]>();
+  /** inNamespace answers since the last change. */
+  private readonly namespaceMemo = new Map<string, readonly DestinationRule[]>();
 
   constructor(private readonly clusterDomain: string) {}
 
@@ -36,6 +48,7 @@ export class HostIndex {
     if (typeof namespace !== 'string' || typeof name !== 'string' || namespace === '' || name === '') return;
     const key = keyOf(namespace, name);
     this.removeKey(key);
+    this.changed();
     const host = resolvedHostOf(rule, this.clusterDomain);
     this.entries.set(key, { rule, host });
     let hostRules = this.byHost.get(host);
@@ -50,11 +63,14 @@ export class HostIndex {
     return this.removeKey(keyOf(namespace, name));
   }
 
-  /** Rules of one namespace, ordered by name. */
-  inNamespace(namespace: string): DestinationRule[] {
+  /** Rules of one namespace, ordered by name (a shared, frozen answer: copy before changing it). */
+  inNamespace(namespace: string): readonly DestinationRule[] {
+    const memo = this.namespaceMemo.get(namespace);
+    if (memo) return memo;
     const names = this.byNamespace.get(namespace);
-    if (!names) return [];
-    return [...names].sort().map((name) => this.entries.get(keyOf(namespace, name))!.rule);
+    const rules = Object.freeze(names ? [...names].sort().map((name) => this.entries.get(keyOf(namespace, name))!.rule) : []);
+    remember(this.namespaceMemo, namespace, rules);
+    return rules;
   }
 
   namespaces(): string[] {
@@ -77,6 +93,7 @@ export class HostIndex {
     this.entries.clear();
     this.byHost.clear();
     this.byNamespace.clear();
+    this.changed();
     for (const rule of rules) this.upsert(rule);
   }
 
@@ -84,21 +101,31 @@ export class HostIndex {
    * Rules, in any namespace, whose resolved host is `fqdn` or a wildcard that
    * covers it: most specific host first, and within one host in Istio's
    * order (creation time, then name, then namespace), which decides whose
-   * subset wins when same-host rules are merged.
+   * subset wins when same-host rules are merged. A shared, frozen answer.
    */
-  candidatesForHost(fqdn: string): DestinationRule[] {
+  candidatesForHost(fqdn: string): readonly DestinationRule[] {
+    const memo = this.hostMemo.get(fqdn);
+    if (memo) return memo;
     const found: DestinationRule[] = [];
     for (const pattern of matchingPatterns(fqdn.trim().toLowerCase())) {
       const hostRules = this.byHost.get(pattern);
       if (!hostRules) continue;
       found.push(...[...hostRules.values()].sort(istioOrder));
     }
-    return found;
+    const answer = Object.freeze(found);
+    remember(this.hostMemo, fqdn, answer);
+    return answer;
+  }
+
+  private changed(): void {
+    this.hostMemo.clear();
+    this.namespaceMemo.clear();
   }
 
   private removeKey(key: string): boolean {
     const entry = this.entries.get(key);
     if (!entry) return false;
+    this.changed();
     this.entries.delete(key);
     const hostRules = this.byHost.get(entry.host);
     hostRules?.delete(key);
@@ -109,6 +136,11 @@ export class HostIndex {
     if (names?.size === 0) this.byNamespace.delete(namespace);
     return true;
   }
+}
+
+function remember<T>(memo: Map<string, T>, key: string, value: T): void {
+  if (memo.size >= MAX_MEMO_ENTRIES) memo.clear();
+  memo.set(key, value);
 }
 
 /** pilot's sortConfigByCreationTime: oldest first, then name, then namespace. */
