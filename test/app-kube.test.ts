@@ -135,3 +135,27 @@ describe('webhook with the Kubernetes store: concurrent canaries of one service'
     await waitFor('both caches to converge', () => stores.every((s) => s.candidatesForHost(host)[0]?.spec.subsets?.length === 31));
   });
 });
+
+describe('connections to the API server', () => {
+  it('are reused across API calls instead of one new connection per call', async () => {
+    const api = new FakeApiServer();
+    await api.start();
+    const store = await connectKubeStore({ kubeConfig: api.kubeConfig(), settings, logger: memoryLogger('fatal').logger });
+    try {
+      await store.waitForSync(5_000);
+      const openedBefore = api.connectionsOpened;
+      const callsBefore = api.requests.filter((r) => !r.watch).length;
+      for (let i = 0; i < 10; i++) {
+        const result = await store.ensureSubset({ namespace: 'default', service: 'pool', host: 'pool.default.svc.cluster.local', subsetName: `v${i}`, labels: { version: `v${i}` } }, Date.now() + 3_000);
+        assert.notEqual(result.outcome, 'failed');
+      }
+      const calls = api.requests.filter((r) => !r.watch).length - callsBefore;
+      const opened = api.connectionsOpened - openedBefore;
+      assert.ok(calls >= 20, `each write reads and writes (${calls} calls)`);
+      assert.ok(opened <= 2, `${calls} API calls over ${opened} new connections`);
+    } finally {
+      await store.close();
+      await api.stop();
+    }
+  });
+});

@@ -39,6 +39,8 @@ export class FakeApiServer {
   servedVersions: string[] = ['v1', 'v1beta1', 'v1alpha3'];
   /** Added to every request before it is handled: a fixed delay, uniform in [min, max], or drawn from a function (seeded tests). */
   latencyMs: number | { min: number; max: number } | (() => number) = 0;
+  /** TCP connections accepted so far (watches included): tests check the client reuses them. */
+  connectionsOpened = 0;
   /** Faults answered so far, by status code. */
   readonly injected = new Map<number, number>();
   private faults: FaultRule[] = [];
@@ -51,7 +53,12 @@ export class FakeApiServer {
   async start(): Promise<void> {
     if (this.server) return;
     const server = createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 1000;
+    // Longer than the client's pooled idle sockets (30 s), as the real API
+    // server's 90 s is, so a reused socket is never one the server is closing.
+    server.keepAliveTimeout = 60_000;
+    server.on('connection', () => {
+      this.connectionsOpened++;
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());

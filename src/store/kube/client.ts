@@ -14,6 +14,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Operation } from '../../rules/patch.js';
 import type { DestinationRule } from '../../rules/types.js';
+import { KeepAliveAgents } from './keep-alive.js';
 
 export const ISTIO_GROUP = 'networking.istio.io';
 export const DESTINATION_RULES = 'destinationrules';
@@ -27,6 +28,7 @@ export interface ListResult {
 
 export class DestinationRuleClient {
   private readonly api: CustomObjectsApi;
+  private readonly agents = new KeepAliveAgents();
 
   constructor(
     kubeConfig: KubeConfig,
@@ -51,7 +53,7 @@ export class DestinationRuleClient {
     let token: string | undefined;
     const base = { group: ISTIO_GROUP, version: this.version, plural: DESTINATION_RULES, limit: PAGE_SIZE };
     do {
-      const options = requestOptions(timeoutMs, undefined, signal);
+      const options = requestOptions(timeoutMs, undefined, signal, this.agents);
       const page: unknown =
         namespace === undefined
           ? await this.api.listCustomObjectForAllNamespaces({ ...base, _continue: token }, options)
@@ -74,7 +76,7 @@ export class DestinationRuleClient {
     delete body.metadata.resourceVersion;
     const created: unknown = await this.api.createNamespacedCustomObject(
       { group: ISTIO_GROUP, version: this.version, namespace: rule.metadata.namespace, plural: DESTINATION_RULES, body },
-      requestOptions(timeoutMs, undefined, signal),
+      requestOptions(timeoutMs, undefined, signal, this.agents),
     );
     return this.require(created);
   }
@@ -83,9 +85,14 @@ export class DestinationRuleClient {
   async jsonPatch(namespace: string, name: string, operations: Operation[], timeoutMs: number, signal?: AbortSignal): Promise<DestinationRule> {
     const patched: unknown = await this.api.patchNamespacedCustomObject(
       { group: ISTIO_GROUP, version: this.version, namespace, plural: DESTINATION_RULES, name, body: operations },
-      requestOptions(timeoutMs, PatchStrategy.JsonPatch, signal),
+      requestOptions(timeoutMs, PatchStrategy.JsonPatch, signal, this.agents),
     );
     return this.require(patched);
+  }
+
+  /** Close the pooled API connections. */
+  close(): void {
+    this.agents.close();
   }
 
   /** The object as the rules expect it, or undefined for something that is not a DestinationRule. */
@@ -108,11 +115,14 @@ export class DestinationRuleClient {
 /**
  * Per-call options: an abort signal after `timeoutMs` (the generated client
  * waits forever on a hung API server) or when `signal` fires (close), and,
- * for patches, the content type.
+ * for patches, the content type; with `agents`, a pooled keep-alive connection.
  */
-export function requestOptions(timeoutMs: number, contentType?: string, signal?: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
+export function requestOptions(timeoutMs: number, contentType?: string, signal?: AbortSignal, agents?: KeepAliveAgents): ConfigurationOptions<ObservableMiddleware> {
   const middleware: ObservableMiddleware = {
     pre: (context) => {
+      // Authentication has already run and set a one-off agent: reuse a pooled one instead.
+      const shared = agents?.shared(context.getAgent());
+      if (shared) context.setAgent(shared);
       const timeout = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
       context.setSignal(signal ? AbortSignal.any([timeout, signal]) : timeout);
       if (contentType) context.setHeaderParam('Content-Type', contentType);

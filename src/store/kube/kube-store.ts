@@ -139,5 +139,6 @@ class KubeStoreImpl implements KubeStore {
   async close(): Promise<void> {
     this.writer.close();
     await this.cache.stop();
+    this.client.close();
   }
 }

@@ -9,6 +9,10 @@ import { discoverIstioVersion } from './discovery.js';
 export async function listAllDestinationRules(kubeConfig: KubeConfig, timeoutMs = 30_000): Promise<DestinationRule[]> {
   const version = await discoverIstioVersion(kubeConfig, Math.min(timeoutMs, 10_000));
   const client = new DestinationRuleClient(kubeConfig, version);
-  const { items } = await client.list(undefined, timeoutMs);
-  return items;
+  try {
+    const { items } = await client.list(undefined, timeoutMs);
+    return items;
+  } finally {
+    client.close();
+  }
 }
