@@ -51,11 +51,20 @@ export function createMetrics(store: Pick<DestinationRuleStore, 'size'>, options
       this.set(store.size());
     },
   });
+  // prom-client hashes the label object on every inc/observe; the label sets
+  // here are few and fixed, so each child is looked up once and kept.
+  const requestCounters = new Map<string, { inc(): void }>();
+  const latencyHistograms = new Map<string, { observe(value: number): void }>();
   return {
     registry,
     observeReview(webhook, operation, result, durationSeconds) {
-      requests.inc({ webhook, operation, result });
-      latency.observe({ webhook }, durationSeconds);
+      const key = `${webhook} ${operation} ${result}`;
+      let counter = requestCounters.get(key);
+      if (!counter) requestCounters.set(key, (counter = requests.labels({ webhook, operation, result })));
+      counter.inc();
+      let histogram = latencyHistograms.get(webhook);
+      if (!histogram) latencyHistograms.set(webhook, (histogram = latency.labels({ webhook })));
+      histogram.observe(durationSeconds);
     },
     subsetEnsured(outcome) {
       ensured.inc({ outcome });
