@@ -1,6 +1,7 @@
 // Which service a canary Deployment backs and which version it is (SPEC §2),
 // read from untrusted admission input without ever throwing.
-import { isDns1123Label, isValidLabelValue, quote } from './names.js';
+import { isDns1123Label, isValidLabelValue } from './names.js';
+import { quote } from './text.js';
 import type { JsonObject, RuleSettings } from './types.js';
 
 /** Istio's canary conventions: these label keys are fixed, not settings. */

@@ -17,7 +17,8 @@ import {
   type Source,
 } from './discovery.js';
 import { cloneTree } from './clone.js';
-import { quote, toSubsetName } from './names.js';
+import { toSubsetName } from './names.js';
+import { quote } from './text.js';
 import type { JsonObject, MutationContext, MutationOutcome, RuleSettings } from './types.js';
 
 const INJECT_KEY = 'sidecar.istio.io/inject';

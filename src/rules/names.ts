@@ -30,16 +30,3 @@ export function toSubsetName(version: string): string {
   // Trim after cutting so a cut never leaves a trailing `-`.
   return dashed.slice(0, MAX_LABEL_CHARS).replace(/-+$/, '');
 }
-
-/**
- * A user-supplied value quoted for a message, clipped so that warnings stay
- * under the 120 characters a terminal shows on one line (SPEC §5).
- */
-export function quote(value: string, maxChars = 24): string {
-  return JSON.stringify(clip(value, maxChars));
-}
-
-/** At most `maxChars` characters, the last one `…` when something was cut. */
-export function clip(value: string, maxChars: number): string {
-  return value.length > maxChars ? `${value.slice(0, maxChars - 1)}…` : value;
-}

@@ -2,7 +2,7 @@
 // exists (SPEC §2 "The DestinationRule subset"). Pure: the store executes it.
 import { getPath, isJsonObject } from './discovery.js';
 import { matchingPatterns, resolveHost, isVisibleTo } from './hosts.js';
-import { clip, quote } from './names.js';
+import { clip, quote } from './text.js';
 import type { DestinationRule, RuleSettings, Subset, SubsetPlan, SubsetRequest } from './types.js';
 
 /** A rule whose metadata can be read; anything else in the input is ignored. */

@@ -3,7 +3,7 @@
 // exists instead and how to fix it.
 import { hostMatches, isVisibleTo, mergedSubsets, namespaceOfHost, resolvedHostOf, selectDestinationRules, type SelectedDestinationRules } from './hosts.js';
 import type { DestinationRule, Problem, RuleSettings } from './types.js';
-import { singleLine, truncate } from './weights.js';
+import { clip, singleLine } from './text.js';
 
 export interface SubsetReference {
   /** `spec.http[0].route[1]`, `spec.http[0].mirror`, `spec.http[0].mirrors[2].destination`... */
@@ -116,5 +116,5 @@ function ruleName(rule: DestinationRule | undefined): string {
 
 /** Input text inside a denial: bounded (a DNS name is at most 253) and on one line. */
 function show(text: string): string {
-  return singleLine(truncate(text, 253));
+  return singleLine(clip(text, 253));
 }

@@ -4,7 +4,8 @@
 import { namespaceOfHost, resolveHost } from './hosts.js';
 import { checkSubsets, type SubsetReference } from './subsets.js';
 import type { DestinationRule, Problem, ValidationContext, ValidationResult } from './types.js';
-import { checkRouteWeights, clip, describeValue, singleLine, type RouteEntry } from './weights.js';
+import { describeValue, singleLine, warningLine } from './text.js';
+import { checkRouteWeights, type RouteEntry } from './weights.js';
 
 export type { SubsetReference } from './subsets.js';
 
@@ -206,7 +207,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
 function capWarnings(warnings: readonly string[]): string[] {
   if (warnings.length <= MAX_WARNINGS) return [...warnings];
   const kept = warnings.slice(0, MAX_WARNINGS - 1);
-  return [...kept, clip(`... and ${warnings.length - kept.length} more warnings`)];
+  return [...kept, warningLine(`... and ${warnings.length - kept.length} more warnings`)];
 }
 
 /**

@@ -1,5 +1,6 @@
 // SPEC §3 weight rules for one `route` list (http, tcp or tls alike), on
 // entries the walker in validate.ts has already narrowed.
+import { describeValue, warningLine } from './text.js';
 import type { Problem } from './types.js';
 
 /** Absent is not the same as any value: it counts as 0 and earns no single-destination warning. */
@@ -29,9 +30,6 @@ export interface RouteFindings {
   warnings: string[];
 }
 
-/** SPEC §5: warnings under 120 characters are kind to terminals. */
-export const MAX_WARNING_LENGTH = 119;
-
 export function checkRouteWeights(routePath: string, entries: readonly RouteEntry[]): RouteFindings {
   const problems: Problem[] = [];
   const warnings: string[] = [];
@@ -51,7 +49,7 @@ export function checkRouteWeights(routePath: string, entries: readonly RouteEntr
     // The only destination gets all traffic whatever it says; a weight that
     // claims otherwise is a sign the author forgot a second destination.
     if (only && only.weight.present && weight !== undefined && weight !== 100) {
-      warnings.push(clip(`${only.path}: weight ${weight} on the only destination; it still gets 100% of traffic`));
+      warnings.push(warningLine(`${only.path}: weight ${weight} on the only destination; it still gets 100% of traffic`));
     }
     return { problems, warnings };
   }
@@ -64,7 +62,7 @@ export function checkRouteWeights(routePath: string, entries: readonly RouteEntr
       problems.push({ path: `${entry.path}.weight`, kind: 'weight', message: `${weight} is more than 100` });
     } else if (weight === 0) {
       const what = entry.weight.present ? 'weight 0' : 'no weight (counts as 0)';
-      warnings.push(clip(`${entry.path}: ${what}; this destination gets no traffic`));
+      warnings.push(warningLine(`${entry.path}: ${what}; this destination gets no traffic`));
     }
   });
   if (weights.every((weight) => weight !== undefined)) {
@@ -85,56 +83,11 @@ function duplicateWarnings(entries: readonly RouteEntry[]): string[] {
       firstIndex.set(entry.destinationKey, index);
       return;
     }
-    warnings.push(clip(`${entry.path}: same destination as route[${first}] (${destinationLabel(entry) ?? entry.destinationKey})`));
+    warnings.push(warningLine(`${entry.path}: same destination as route[${first}] (${destinationLabel(entry) ?? entry.destinationKey})`));
   });
   return warnings;
 }
 
 export function isValidWeight(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
-
-/** JSON-ish type name for messages: `null` and `array` are not `object` to a reader. */
-export function jsonTypeOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
-}
-
-/**
- * The value and its type, short and on one line. Never serialises containers:
- * admission input can be deeply nested, and JSON.stringify would recurse.
- */
-export function describeValue(value: unknown): string {
-  const type = jsonTypeOf(value);
-  switch (type) {
-    case 'string':
-      return `${JSON.stringify(truncate(value as string, 40))} (string)`;
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-      return `${String(value)} (${type})`;
-    case 'null':
-      return 'null';
-    case 'array':
-      return 'a list';
-    case 'object':
-      return 'an object';
-    default:
-      return `a value of type ${type}`;
-  }
-}
-
-export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-/** One line, short enough for a terminal: control characters from input are escaped. */
-export function clip(text: string): string {
-  return truncate(singleLine(text), MAX_WARNING_LENGTH);
-}
-
-export function singleLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

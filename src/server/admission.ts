@@ -125,9 +125,3 @@ export function concerns(request: AdmissionRequest, target: { group: string; kin
   return kindMatches && resourceMatches && noSubresource && objectAgrees;
 }
 
-/** `null`, `a list`, `string`...: for messages about a field of the wrong type. */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value;
-}

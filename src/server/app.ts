@@ -18,6 +18,7 @@ import type { WebhookName } from './metrics.js';
 import { reviewDeployment } from './review-mutate.js';
 import { reviewVirtualService } from './review-validate.js';
 import { routes } from './routes.js';
+import { clip as clipText } from '../rules/text.js';
 
 type Reviewer = (request: AdmissionRequest, deps: AppDeps) => Promise<AdmissionVerdict>;
 
@@ -128,8 +129,9 @@ function sendText(res: ServerResponse, statusCode: number, text: string): void {
 
 const admissionOperations = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
-function clip(text: string, max = 256): string {
-  return text.length <= max ? text : `${text.slice(0, max)}...`;
+/** Log fields come from the body: bounded, so one review cannot write a megabyte line. */
+function clip(text: string): string {
+  return clipText(text, 256);
 }
 
 function elapsedSeconds(startedNs: bigint): number {

@@ -1,7 +1,8 @@
 // POST /mutate: the imperative shell around mutateDeployment.
 import { mutateDeployment } from '../rules/mutate.js';
 import { diffPatch } from '../rules/patch.js';
-import { concerns, describeValue, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
+import { jsonTypeOf, warningLine } from '../rules/text.js';
+import { concerns, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 
 const deployment = { group: 'apps', kind: 'Deployment', resource: 'deployments' };
@@ -12,7 +13,7 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     return { allowed: true };
   }
   if (request.object === null || typeof request.object !== 'object' || Array.isArray(request.object)) {
-    return { allowed: false, message: `request.object must be a Deployment object, got ${describeValue(request.object)}` };
+    return { allowed: false, message: `request.object must be a Deployment object, got ${jsonTypeOf(request.object)}` };
   }
   const outcome = mutateDeployment(request.object, {
     operation,
@@ -36,11 +37,7 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     const reason = `could not add subset "${outcome.subset.subsetName}" to the DestinationRule for ${outcome.subset.host}: ${result.reason}`;
     if (deps.onSubsetError === 'deny') return { allowed: false, message: `${reason} (retry the apply; the webhook retries conflicts for ${deps.subsetWriteTimeoutMs} ms)` };
     deps.logger.warn({ uid: request.uid, reason }, 'subset write failed; allowing as --on-subset-error=warn says');
-    return { allowed: true, patch, warnings: [...warnings, truncate(`subset not written: ${result.reason}`)] };
+    return { allowed: true, patch, warnings: [...warnings, warningLine(`subset not written: ${result.reason}`)] };
   }
   return { allowed: true, patch, warnings: [...warnings, ...result.warnings] };
-}
-
-function truncate(text: string): string {
-  return text.length < 120 ? text : `${text.slice(0, 116)}...`;
 }

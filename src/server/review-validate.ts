@@ -2,7 +2,8 @@
 // the direct read that keeps a stale cache from causing a false denial.
 import type { ValidationContext, ValidationResult } from '../rules/types.js';
 import { formatProblems, namespacesToRefresh, validateVirtualService } from '../rules/validate.js';
-import { concerns, describeValue, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
+import { jsonTypeOf } from '../rules/text.js';
+import { concerns, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { refreshNamespacesShared } from './review-refresh.js';
 
@@ -14,7 +15,7 @@ export async function reviewVirtualService(request: AdmissionRequest, deps: AppD
     return { allowed: true };
   }
   if (request.object === null || typeof request.object !== 'object' || Array.isArray(request.object)) {
-    return { allowed: false, message: `request.object must be a VirtualService object, got ${describeValue(request.object)}` };
+    return { allowed: false, message: `request.object must be a VirtualService object, got ${jsonTypeOf(request.object)}` };
   }
   const ctx: ValidationContext = { namespace: requestNamespace(request), settings: deps.settings };
   let result = validateAgainstCache(request.object, ctx, deps);
