@@ -1,6 +1,8 @@
 // The AdmissionReview envelope (SPEC §5): parsing the untrusted body and
 // building the answer in the version that was asked.
 import type { Operation } from 'fast-json-patch';
+import { jsonTypeOf } from '../rules/text.js';
+import type { JsonObject } from '../rules/types.js';
 
 export const admissionVersions = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
 export type AdmissionApiVersion = (typeof admissionVersions)[number];
@@ -112,8 +114,28 @@ export function requestObjectName(request: AdmissionRequest): string {
   return `${requestNamespace(request)}/${name}`;
 }
 
+export interface ReviewTarget { group: string; kind: string; resource: string }
+
+/**
+ * The CREATE or UPDATE object an endpoint reviews, or the verdict when there
+ * is nothing for it to review: anything it does not serve passes unchanged,
+ * and a missing or non-object `request.object` is a clean denial.
+ */
+export function reviewSubject(
+  request: AdmissionRequest,
+  target: ReviewTarget,
+): { operation: 'CREATE' | 'UPDATE'; object: JsonObject } | { verdict: AdmissionVerdict } {
+  const operation = request.operation;
+  if (!concerns(request, target) || (operation !== 'CREATE' && operation !== 'UPDATE')) return { verdict: { allowed: true } };
+  const object = request.object;
+  if (object === null || typeof object !== 'object' || Array.isArray(object)) {
+    return { verdict: { allowed: false, message: `request.object must be a ${target.kind} object, got ${jsonTypeOf(object)}` } };
+  }
+  return { operation, object: object as JsonObject };
+}
+
 /** Does the request concern exactly this group/kind and resource (no subresource)? Anything else passes unchanged. */
-export function concerns(request: AdmissionRequest, target: { group: string; kind: string; resource: string }): boolean {
+export function concerns(request: AdmissionRequest, target: ReviewTarget): boolean {
   // `kind` and `resource` are untrusted: either may be null or a scalar (`?.` on a string is harmless).
   const kindMatches = request.kind?.group === target.group && request.kind?.kind === target.kind;
   const resourceMatches = request.resource === undefined

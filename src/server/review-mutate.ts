@@ -1,21 +1,17 @@
 // POST /mutate: the imperative shell around mutateDeployment.
 import { mutateDeployment } from '../rules/mutate.js';
 import { diffPatch } from '../rules/patch.js';
-import { jsonTypeOf, warningLine } from '../rules/text.js';
-import { concerns, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
+import { warningLine } from '../rules/text.js';
+import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 
 const deployment = { group: 'apps', kind: 'Deployment', resource: 'deployments' };
 
 export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps): Promise<AdmissionVerdict> {
-  const operation = request.operation;
-  if (!concerns(request, deployment) || (operation !== 'CREATE' && operation !== 'UPDATE')) {
-    return { allowed: true };
-  }
-  if (request.object === null || typeof request.object !== 'object' || Array.isArray(request.object)) {
-    return { allowed: false, message: `request.object must be a Deployment object, got ${jsonTypeOf(request.object)}` };
-  }
-  const outcome = mutateDeployment(request.object, {
+  const subject = reviewSubject(request, deployment);
+  if ('verdict' in subject) return subject.verdict;
+  const { operation, object } = subject;
+  const outcome = mutateDeployment(object, {
     operation,
     namespace: requestNamespace(request),
     oldObject: operation === 'UPDATE' ? request.oldObject : undefined,
@@ -25,7 +21,7 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
   if (outcome.kind === 'deny') return { allowed: false, message: outcome.message };
 
   const warnings = [...outcome.warnings];
-  const patch = diffPatch(request.object, outcome.mutated);
+  const patch = diffPatch(object, outcome.mutated);
   if (request.dryRun === true) {
     warnings.push(`dry run: DestinationRule subset "${outcome.subset.subsetName}" of ${outcome.subset.service} was not written`);
     return { allowed: true, patch, warnings };

@@ -2,30 +2,25 @@
 // the direct read that keeps a stale cache from causing a false denial.
 import type { ValidationContext, ValidationResult } from '../rules/types.js';
 import { formatProblems, namespacesToRefresh, validateVirtualService } from '../rules/validate.js';
-import { jsonTypeOf } from '../rules/text.js';
-import { concerns, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
+import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { refreshNamespacesShared } from './review-refresh.js';
 
 const virtualService = { group: 'networking.istio.io', kind: 'VirtualService', resource: 'virtualservices' };
 
 export async function reviewVirtualService(request: AdmissionRequest, deps: AppDeps): Promise<AdmissionVerdict> {
-  const operation = request.operation;
-  if (!concerns(request, virtualService) || (operation !== 'CREATE' && operation !== 'UPDATE')) {
-    return { allowed: true };
-  }
-  if (request.object === null || typeof request.object !== 'object' || Array.isArray(request.object)) {
-    return { allowed: false, message: `request.object must be a VirtualService object, got ${jsonTypeOf(request.object)}` };
-  }
+  const subject = reviewSubject(request, virtualService);
+  if ('verdict' in subject) return subject.verdict;
+  const { object } = subject;
   const ctx: ValidationContext = { namespace: requestNamespace(request), settings: deps.settings };
-  let result = validateAgainstCache(request.object, ctx, deps);
+  let result = validateAgainstCache(object, ctx, deps);
   if (result.problems.some((problem) => problem.kind === 'subset')) {
     // The cache may simply not have seen a DestinationRule applied a moment ago
     // (same `kubectl apply -f` file): ask the source of truth before denying.
     try {
       // Shared with concurrent reviews, but always a read sent after this one looked at the cache.
-      await refreshNamespacesShared(deps.store, namespacesToRefresh(request.object, ctx));
-      result = validateAgainstCache(request.object, ctx, deps);
+      await refreshNamespacesShared(deps.store, namespacesToRefresh(object, ctx));
+      result = validateAgainstCache(object, ctx, deps);
     } catch (error) {
       deps.logger.warn({ uid: request.uid, err: (error as Error).message }, 'direct DestinationRule read failed; answering from the cache');
     }
