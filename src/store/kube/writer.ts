@@ -143,7 +143,8 @@ export class SubsetWriter {
     const { client, cache, settings } = this.options;
     const namespace = entries[0]!.request.namespace;
     let lastProblem = '';
-    let relist = false;
+    // Before the first full list the cache knows nothing: read the namespace first, as a conflict would.
+    let relist = !cache.isSynced();
     const rejectedAt = new Map<string, string | undefined>();
     try {
       for (let round = 0; ; round++) {
