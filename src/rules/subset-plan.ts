@@ -16,7 +16,7 @@
 // namespace, so a review costs the same with 10 or 10,000 rules around.
 import { getPath, isJsonObject } from './discovery.js';
 import { hostMatches, matchingPatterns, resolveHost, isVisibleTo } from './hosts.js';
-import { catchAll, consolidate, type ConsolidatedRule } from './merge.js';
+import { catchAll, consolidate, exportToSetOf, hasWorkloadSelector, istioOrder, sameSet, type ConsolidatedRule, type MergedSubset } from './merge.js';
 import { clip, quote } from './text.js';
 import type { DestinationRule, RuleSettings, Subset, SubsetPlan, SubsetRequest } from './types.js';
 
@@ -94,26 +94,31 @@ function isManaged(rule: DestinationRule, settings: RuleSettings): boolean {
 /** SPEC §2 placement among the rules Istio merges into the one it applies. */
 function planPlacement(request: SubsetRequest, applied: ConsolidatedRule, exact: Candidate[], taken: (name: string) => boolean, settings: RuleSettings): SubsetPlan {
   const companionName = `${request.service}${companionSuffix}`;
-  const users = applied.from.filter((rule) => !isManaged(rule, settings));
+  // The user rules a companion must merge with (a workloadSelector rule never merges with one).
+  const users = exact.map((c) => c.rule).filter((rule) => !isManaged(rule, settings) && !hasWorkloadSelector(rule)).sort(istioOrder);
+  const base = users[0];
   const userNames = new Set(users.flatMap(subsetNamesOf));
-  const managed = applied.from.filter((rule) => isManaged(rule, settings));
-  // The companion may exist but no longer merge (its exportTo differs from the user rule's): it is ours to fix.
   const companion = exact.find((c) => c.name === companionName && isManaged(c.rule, settings))?.rule;
-  const existing = applied.subsets.get(request.subsetName);
+  // A companion whose exportTo drifted from the user rule's (the rule was re-applied from Git
+  // with another one) no longer merges: it is ours to bring back in line on its next write.
+  const drifted = companion !== undefined && base !== undefined && !sameSet(exportToSetOf(companion), exportToSetOf(base));
+  const existing = applied.subsets.get(request.subsetName) ?? (userNames.has(request.subsetName) ? definedIn(users, request.subsetName) : undefined);
   const warnings: string[] = [];
   if (existing) {
     if (!sameLabels(existing.labels, request.labels)) {
       warnings.push(`DestinationRule ${ref(existing.rule)} already has subset ${quote(request.subsetName, 16)} with other labels; left unchanged`);
     }
     // A user rule now defines what the companion holds: drop the companion's copies (SPEC §2).
-    if (companion && users.length > 0 && subsetNamesOf(companion).some((name) => userNames.has(name))) {
+    if (companion && base && (drifted || subsetNamesOf(companion).some((name) => userNames.has(name)))) {
       const kept = subsetsOf(companion).filter((s) => !userNames.has(nameOf(s)));
       if (kept.length === 0) return { action: 'delete', original: companion, warnings };
-      return { action: 'append', original: companion, updated: withSubsets(companion, kept), warnings, present: true };
+      const updated = withSubsets(companion, kept);
+      copyExportTo(updated, base);
+      return { action: 'append', original: companion, updated, warnings, present: true };
     }
     return { action: 'none', destinationRule: existing.rule, warnings };
   }
-  const target = managed.find((rule) => rule === companion) ?? managed[0] ?? companion;
+  const target = companion ?? applied.from.find((rule) => isManaged(rule, settings));
   if (target) {
     const subsets: unknown = target.spec?.subsets;
     if (subsets !== undefined && subsets !== null && !Array.isArray(subsets)) return notAList(target, request);
@@ -122,14 +127,23 @@ function planPlacement(request: SubsetRequest, applied: ConsolidatedRule, exact:
     const refused = overLimit(target, kept.length + 1, settings);
     if (refused) return refused;
     const updated = withSubsets(target, [...kept, newSubset(request)]);
-    if (target === companion && !managed.includes(companion)) copyExportTo(updated, users[0]!);
+    if (target === companion && base) copyExportTo(updated, base);
     return { action: 'append', original: target, updated, warnings };
   }
+  if (!base) return { action: 'none', destinationRule: applied.from[0]!, warnings: [`no DestinationRule for ${clip(request.host, 80)} can take subset ${quote(request.subsetName, 16)}`] };
   const name = freeCompanionName(companionName, taken);
   const spec: DestinationRule['spec'] = { host: request.host };
-  copyExportTo({ spec } as DestinationRule, users[0]!);
+  copyExportTo({ spec } as DestinationRule, base);
   spec.subsets = [newSubset(request)];
   return { action: 'create', destinationRule: managedRule(name, request, spec, settings), warnings };
+}
+
+function definedIn(rules: readonly DestinationRule[], name: string): MergedSubset | undefined {
+  for (const rule of rules) {
+    const subset = subsetsOf(rule).find((s) => nameOf(s) === name);
+    if (subset) return { rule, labels: subset.labels };
+  }
+  return undefined;
 }
 
 /** The companion's exportTo must equal the user rule's, as written, or Istio keeps them apart. */
@@ -146,7 +160,7 @@ function freeCompanionName(name: string, taken: (name: string) => boolean): stri
 
 function overLimit(target: DestinationRule, count: number, settings: RuleSettings): SubsetPlan | undefined {
   if (count <= settings.maxSubsets) return undefined;
-  const name = ref(target);
+  const name = clip(`${target.metadata.namespace}/${target.metadata.name}`, 127);
   return {
     action: 'refuse',
     warnings: [],
