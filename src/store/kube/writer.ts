@@ -317,5 +317,5 @@ function isRetryable(status: number | undefined): boolean {
 
 function hint(err: unknown): string {
   const status = httpStatusOf(err);
-  return status === 401 || status === 403 ? ' (the service account needs get/list/create/patch on destinationrules.networking.istio.io)' : '';
+  return status === 401 || status === 403 ? ' (the service account needs get/list/create/patch/delete on destinationrules.networking.istio.io)' : '';
 }
