@@ -68,6 +68,8 @@ interface Group {
 }
 
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+/** How long a conflict makes a namespace's writes read first. */
+const CONTENTION_MEMORY_MS = 2_000;
 const keyOf = (rule: DestinationRule): string => `${rule.metadata.namespace}/${rule.metadata.name}`;
 
 export class SubsetWriter {
@@ -75,6 +77,12 @@ export class SubsetWriter {
   private readonly sleeper = new Sleeper();
   private readonly retry: Required<SubsetWriteRetry>;
   private readonly live = new Set<Entry>();
+  /**
+   * Namespaces whose last write conflicted, until when: another writer (a
+   * second replica) is active there, so the cache is likely behind and the
+   * next batch reads first, as a conflict would make it do anyway.
+   */
+  private readonly contended = new Map<string, number>();
   /** Aborts requests in flight on close. */
   private readonly stopSignal = new AbortController();
   private closed = false;
@@ -113,6 +121,13 @@ export class SubsetWriter {
     });
   }
 
+  private markContended(namespace: string): void {
+    const now = Date.now();
+    // Bounded: namespaces come from admission requests.
+    if (this.contended.size >= 1_000) for (const [key, until] of this.contended) if (until <= now) this.contended.delete(key);
+    if (this.contended.size < 1_000) this.contended.set(namespace, now + CONTENTION_MEMORY_MS);
+  }
+
   /** Answer every waiting request as failed and cut retry sleeps short. */
   close(): void {
     this.closed = true;
@@ -143,8 +158,8 @@ export class SubsetWriter {
     const { client, cache, settings } = this.options;
     const namespace = entries[0]!.request.namespace;
     let lastProblem = '';
-    // Before the first full list the cache knows nothing: read the namespace first, as a conflict would.
-    let relist = !cache.isSynced();
+    // Before the first full list the cache knows nothing, and under contention it lags: read first then.
+    let relist = !cache.isSynced() || (this.contended.get(namespace) ?? 0) > Date.now();
     const rejectedAt = new Map<string, string | undefined>();
     try {
       for (let round = 0; ; round++) {
@@ -182,7 +197,10 @@ export class SubsetWriter {
             lastProblem = outcome.problem;
             group.answers.forEach(({ entry }) => (entry.problem = outcome.problem));
             again = true;
-            if (outcome.conflict) relist = true;
+            if (outcome.conflict) {
+              relist = true;
+              this.markContended(namespace);
+            }
           }
         }
         if (!again) return;
