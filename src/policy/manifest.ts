@@ -11,7 +11,10 @@ export interface PolicyOptions {
 }
 
 export const POLICY_NAME = 'canary-webhook-weights';
+export const policyBindingNames = [POLICY_NAME, `${POLICY_NAME}-warn`] as const;
 /** SPEC §1, §11: `warn` turns denials into warnings, per namespace. */
+/** Which --weight-policy the policy was generated for. */
+export const WEIGHT_POLICY_LABEL = 'canary-webhook/weight-policy';
 export const ENFORCEMENT_LABEL = 'canary-webhook/enforcement';
 
 type Manifest = Record<string, unknown>;
@@ -23,11 +26,7 @@ export function policyManifests(options: PolicyOptions): Manifest[] {
   const policy: Manifest = {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicy',
-    metadata: {
-      name: POLICY_NAME,
-      labels,
-      annotations: { 'canary-webhook/weight-policy': options.weightPolicy },
-    },
+    metadata: { name: POLICY_NAME, labels: { ...labels, [WEIGHT_POLICY_LABEL]: options.weightPolicy } },
     spec: {
       // Evaluated inside the API server: there is no outage to fail open for.
       // An error (a budget exceeded by an absurdly large object) denies.
@@ -56,7 +55,7 @@ function binding(options: PolicyOptions, action: 'Deny' | 'Warn'): Manifest {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicyBinding',
-    metadata: { name: action === 'Deny' ? POLICY_NAME : `${POLICY_NAME}-warn`, labels },
+    metadata: { name: action === 'Deny' ? policyBindingNames[0] : policyBindingNames[1], labels },
     spec: {
       policyName: POLICY_NAME,
       validationActions: [action],
