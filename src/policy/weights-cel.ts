@@ -27,6 +27,8 @@ export interface CelValidation {
   expression: string;
   messageExpression: string;
   message: string;
+  /** HTTP 403, as the webhook's denials (SPEC §5); Kubernetes' default would be Invalid (422). */
+  reason: 'Forbidden';
 }
 
 export interface WeightCel {
@@ -73,6 +75,7 @@ export function weightCel(policy: WeightPolicy): WeightCel {
       expression: `size(${v('BadRoutes')}) == 0`,
       messageExpression: messageExpression(kind, policy),
       message: staticMessage(kind, policy),
+      reason: 'Forbidden',
     });
   }
   return { variables, validations };
