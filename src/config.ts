@@ -2,9 +2,11 @@
 import { parseArgs } from 'node:util';
 import { defaultRuleSettings, type RuleSettings } from './rules/types.js';
 import { WEIGHT_POLICIES } from './rules/weights.js';
-import { defaultPort } from './server/routes.js';
 
 export class ConfigError extends Error {}
+
+/** The HTTPS port when none is configured (SPEC §6). */
+export const defaultPort = 8443;
 
 export interface ServeConfig {
   port: number;
