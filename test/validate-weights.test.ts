@@ -242,15 +242,13 @@ describe('malformed VirtualServices are clean shape problems', () => {
     }
   });
 
-  it('handles a huge route quickly and caps the denial text', () => {
+  it('reports every problem of a huge route and caps the denial text (its speed is in bench/adversarial)', () => {
     const entries = Array.from({ length: 200_000 }, (_, i) => ({ destination: { host: `svc${i}` }, weight: -1 }));
-    const started = Date.now();
     const result = validate({ spec: { http: [{ route: entries }] } });
     assert.equal(result.problems.length, 200_000);
     const text = formatProblems(result.problems);
     assert.equal(text.split('\n').length, MAX_PROBLEM_LINES + 1);
     assert.match(text, new RegExp(`\\.\\.\\. and ${200_000 - MAX_PROBLEM_LINES} more problems$`));
-    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
   });
 
   it('turns a throwing getter (not JSON, but possible in-process) into a denial, not an exception', () => {
