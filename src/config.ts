@@ -1,5 +1,6 @@
 // The one place flags and environment variables are read and validated.
 import { parseArgs } from 'node:util';
+import { isValidLabelValue } from './rules/names.js';
 import { defaultRuleSettings, type RuleSettings } from './rules/types.js';
 import { defaultPort } from './server/routes.js';
 
@@ -51,6 +52,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   'version-annotation': { env: 'CANARY_WEBHOOK_VERSION_ANNOTATION', type: 'string', help: 'version annotation (default canary-webhook/version)' },
   'service-annotation': { env: 'CANARY_WEBHOOK_SERVICE_ANNOTATION', type: 'string', help: 'service annotation (default canary-webhook/service)' },
   'inject-mode': { env: 'CANARY_WEBHOOK_INJECT_MODE', type: 'string', help: 'sidecar injection via label|annotation|both (default both)' },
+  'istio-revision': { env: 'CANARY_WEBHOOK_ISTIO_REVISION', type: 'string', help: 'label pod templates istio.io/rev=REV instead of sidecar.istio.io/inject (revision-only Istio)' },
   'on-subset-error': { env: 'CANARY_WEBHOOK_ON_SUBSET_ERROR', type: 'string', help: 'deny|warn when the subset cannot be written in time (default deny)' },
   'subset-write-timeout-ms': { env: 'CANARY_WEBHOOK_SUBSET_WRITE_TIMEOUT_MS', type: 'string', help: 'deadline for the DestinationRule write, retries included (default 3000)' },
   'max-body-bytes': { env: 'CANARY_WEBHOOK_MAX_BODY_BYTES', type: 'string', help: 'largest AdmissionReview accepted; larger gets 413 (default 10485760)' },
@@ -132,6 +134,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       versionAnnotation: read('version-annotation') ?? defaultRuleSettings.versionAnnotation,
       serviceAnnotation: read('service-annotation') ?? defaultRuleSettings.serviceAnnotation,
       injectMode: oneOf('inject-mode', ['label', 'annotation', 'both'], defaultRuleSettings.injectMode),
+      istioRevision: istioRevision(read('istio-revision')),
     },
     onSubsetError: oneOf('on-subset-error', ['deny', 'warn'], 'deny'),
     subsetWriteTimeoutMs,
@@ -143,6 +146,15 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     watchSilenceTimeoutMs: integer('watch-silence-timeout-ms', 300_000, 1_000, 3_600_000),
     certReloadIntervalMs: integer('cert-reload-interval-ms', 10_000, 100, 3_600_000),
   };
+}
+
+/** An Istio revision is a label value (`istio.io/rev: 1-24-0`); checked once here, not per review. */
+export function istioRevision(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!isValidLabelValue(raw)) {
+    throw new ConfigError(`--istio-revision must be a label value (alphanumerics, -_. inside, at most 63), got ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+  return raw;
 }
 
 export function serveUsage(): string {

@@ -2,6 +2,7 @@
 // with the rule-setting flags named as `serve` names them, so one set of
 // values configures the webhook and the CI check alike.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isValidLabelValue } from '../rules/names.js';
 import { defaultRuleSettings, type RuleSettings } from '../rules/types.js';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -19,6 +20,7 @@ export const commonFlags = {
   'version-annotation': { type: 'string' },
   'service-annotation': { type: 'string' },
   'inject-mode': { type: 'string' },
+  'istio-revision': { type: 'string' },
 } as const satisfies OptionsConfig;
 
 export const settingsHelp = `Rule settings (same names and defaults as for serve):
@@ -27,7 +29,8 @@ export const settingsHelp = `Rule settings (same names and defaults as for serve
       --opt-in-label KEY      Deployment label that opts in (default "${defaultRuleSettings.optInLabel}")
       --version-annotation K  version annotation (default "${defaultRuleSettings.versionAnnotation}")
       --service-annotation K  service annotation (default "${defaultRuleSettings.serviceAnnotation}")
-      --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")`;
+      --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")
+      --istio-revision REV    label pod templates istio.io/rev=REV instead (revision-only Istio)`;
 
 export function parseFlags<T extends OptionsConfig>(args: readonly string[], options: T) {
   // Paths may also come without -f (`check a.yaml b/`), as istioctl analyze takes them.
@@ -48,6 +51,7 @@ interface CommonValues {
   'version-annotation'?: string;
   'service-annotation'?: string;
   'inject-mode'?: string;
+  'istio-revision'?: string;
 }
 
 export function pathsFrom(values: CommonValues, positionals: readonly string[]): string[] {
@@ -64,6 +68,13 @@ export function namespaceFrom(values: CommonValues): string {
   return namespace;
 }
 
+function revisionFrom(raw: string | undefined): string | undefined {
+  if (raw !== undefined && !isValidLabelValue(raw)) {
+    throw new UsageError(`--istio-revision must be a label value (alphanumerics, -_. inside, at most 63), got ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+  return raw;
+}
+
 export function settingsFrom(values: CommonValues): RuleSettings {
   const injectMode = values['inject-mode'] ?? defaultRuleSettings.injectMode;
   if (injectMode !== 'label' && injectMode !== 'annotation' && injectMode !== 'both') {
@@ -77,5 +88,6 @@ export function settingsFrom(values: CommonValues): RuleSettings {
     versionAnnotation: values['version-annotation'] ?? defaultRuleSettings.versionAnnotation,
     serviceAnnotation: values['service-annotation'] ?? defaultRuleSettings.serviceAnnotation,
     injectMode,
+    istioRevision: revisionFrom(values['istio-revision']),
   };
 }

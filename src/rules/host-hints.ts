@@ -62,12 +62,13 @@ export function shortFormFindings(
   const isKnown = knownHosts(destinationRules, clusterDomain);
   for (const shortForm of shortForms) {
     if (!isKnown(shortForm.fullName)) continue;
-    const literally = `Istio takes ${quote(shortForm.written, 63)} literally (it expands only dot-less names)`;
     if (shortForm.subset !== undefined) {
       findings.problems.push({
         path: shortForm.hostPath,
         kind: 'host',
-        message: `${literally} and routes it nowhere; subset ${quote(shortForm.subset, 63)} is probably meant for ${shortForm.fullName}: write that`,
+        message:
+          `Istio takes ${quote(shortForm.written, 63)} literally (only dot-less names are expanded), so subset ${quote(shortForm.subset, 63)} ` +
+          `is routed nowhere; ${shortForm.fullName} is probably meant`,
       });
       findings.reported.add(shortForm.referencePath);
     } else {
