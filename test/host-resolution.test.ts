@@ -36,7 +36,7 @@ describe('destination hosts (VirtualService in shop)', () => {
     dr('shop', 'ip', '10.0.0.1', ['v1']),
     dr('egress', 'api', 'api.example.com', ['v1']),
   ];
-  const literally = (written: string): string => `Istio takes "${written}" literally (it expands only dot-less names)`;
+  const literally = (written: string): string => `Istio takes "${written}" literally (only dot-less names are expanded)`;
   const missing = (host: string, subset: string, home: string): string =>
     `subset ${ROUTE}: subset "${subset}" of host ${host} is not defined; no DestinationRule visible from namespace shop defines subsets for host ${host}; ` +
     `create one in namespace ${home} for that host with a subset named "${subset}"`;
@@ -48,13 +48,13 @@ describe('destination hosts (VirtualService in shop)', () => {
     {
       written: 'reviews.prod',
       subset: 'v1',
-      problems: [`host ${HOST_PATH}: ${literally('reviews.prod')} and routes it nowhere; subset "v1" is probably meant for ${FQDN}: write that`],
+      problems: [`host ${HOST_PATH}: ${literally('reviews.prod')}, so subset "v1" is routed nowhere; ${FQDN} is probably meant`],
     },
     { written: 'reviews.prod', warnings: [`${HOST_PATH}: write ${FQDN}; Istio expands only dot-less names`] },
     {
       written: 'reviews.prod.svc',
       subset: 'v1',
-      problems: [`host ${HOST_PATH}: ${literally('reviews.prod.svc')} and routes it nowhere; subset "v1" is probably meant for ${FQDN}: write that`],
+      problems: [`host ${HOST_PATH}: ${literally('reviews.prod.svc')}, so subset "v1" is routed nowhere; ${FQDN} is probably meant`],
     },
     { written: 'reviews.prod.svc', warnings: [`${HOST_PATH}: write ${FQDN}; Istio expands only dot-less names`] },
     { written: FQDN, subset: 'v1' },
