@@ -133,3 +133,25 @@ describe('DestinationRule hosts (rule in prod, route to reviews.prod.svc.cluster
     }
   }
 });
+
+describe('worst input: many short forms', () => {
+  it('looks each full name up once, however often it is written, and answers in one pass', () => {
+    const destinations = 60_000;
+    const distinct = 500;
+    const route = Array.from({ length: destinations }, (_, i) => ({
+      destination: { host: `s${i % distinct}.prod${i % 2 === 0 ? '' : '.svc'}`, subset: 'v1', weight: 1 },
+    }));
+    const known = new Map(Array.from({ length: distinct }, (_, i) => [`s${i}.prod.svc.cluster.local`, [dr('prod', `s${i}`, `s${i}`, ['v1'])]]));
+    const asked = new Map<string, number>();
+    const lookup = (host: string): readonly DestinationRule[] => {
+      asked.set(host, (asked.get(host) ?? 0) + 1);
+      return known.get(host) ?? [];
+    };
+    const result = validateVirtualService({ spec: { http: [{ route }] } }, lookup, { namespace: 'shop', settings });
+    // Every reference is a short form of a known service: each is denied at its host, none as a missing subset.
+    assert.equal(result.problems.filter((problem) => problem.kind === 'host').length, destinations);
+    assert.equal(result.problems.filter((problem) => problem.kind === 'subset').length, 0);
+    assert.ok([...asked.values()].every((count) => count === 1), 'one lookup per full name');
+    assert.equal(asked.size, distinct);
+  });
+});
