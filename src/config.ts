@@ -2,9 +2,11 @@
 import { parseArgs } from 'node:util';
 import { isValidLabelValue } from './rules/names.js';
 import { defaultRuleSettings, type RuleSettings } from './rules/types.js';
-import { defaultPort } from './server/routes.js';
 
 export class ConfigError extends Error {}
+
+/** The HTTPS port when none is configured (SPEC §6). */
+export const defaultPort = 8443;
 
 export interface ServeConfig {
   port: number;
