@@ -44,7 +44,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   'tls-cert': { env: 'CANARY_WEBHOOK_TLS_CERT', type: 'string', help: 'PEM certificate file, reloaded when it changes' },
   'tls-key': { env: 'CANARY_WEBHOOK_TLS_KEY', type: 'string', help: 'PEM private key file, reloaded when it changes' },
   'cert-dir': { env: 'CANARY_WEBHOOK_CERT_DIR', type: 'string', help: 'standalone: where dev certificates are generated (default certs)' },
-  'seed-dir': { env: 'CANARY_WEBHOOK_SEED_DIR', type: 'string', help: 'standalone: folder of manifests whose DestinationRules seed the store' },
+  'seed-dir': { env: 'CANARY_WEBHOOK_SEED_DIR', type: 'string', help: 'standalone: folder of manifests whose DestinationRules and Namespaces seed the store' },
   standalone: { env: 'CANARY_WEBHOOK_STANDALONE', type: 'boolean', help: 'use the in-memory store even where a kubeconfig exists' },
   kubeconfig: { env: 'KUBECONFIG', type: 'string', help: 'kubeconfig file (default: in-cluster config, then ~/.kube/config)' },
   'log-level': { env: 'CANARY_WEBHOOK_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error|fatal|silent (default info)' },
