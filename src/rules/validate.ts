@@ -2,7 +2,7 @@
 // so everything is narrowed from `unknown` here, one level at a time: the
 // walk never recurses into user data, hence no stack overflow on deep junk.
 import { namespaceOfHost, resolveHost } from './hosts.js';
-import { misplacedDestinationField, misplacedRuleWeight, MISPLACED_WEIGHT_MESSAGE, shortFormFindings, shortFormOf, type ShortForm } from './host-hints.js';
+import { misplacedDestinationField, misplacedRuleWeight, MISPLACED_WEIGHT_MESSAGE, shortFormFindings, shortFormOf, type ShortForm } from './mistakes.js';
 import { checkSubsets, type SubsetReference } from './subsets.js';
 import type { DestinationRule, Problem, ValidationContext, ValidationResult } from './types.js';
 import { describeValue, singleLine, warningLine } from './text.js';
