@@ -146,6 +146,14 @@ describe('revision and ambient details', () => {
     assert.deepEqual(outcome.warnings, ['the pod template is ambient: no sidecar added for version "v2"; subset routing in ambient needs a waypoint']);
   });
 
+  it('a pod template labelled istio.io/dataplane-mode: none in an ambient namespace is out of ambient: the sidecar rules apply', () => {
+    const deployment = reviewsDeployment();
+    (at(deployment, 'spec', 'template', 'metadata', 'labels') as JsonObject)['istio.io/dataplane-mode'] = 'none';
+    const { result, outcome } = mutateAndApply(deployment, shopCtx({}, { 'istio.io/dataplane-mode': 'ambient' }));
+    assert.equal(at(result, 'spec', 'template', 'metadata', 'labels', INJECT), 'true');
+    assert.deepEqual(outcome.warnings, []);
+  });
+
   it('an UPDATE in a namespace that turned ambient leaves the earlier sidecar label and says it takes the pods out of ambient', () => {
     const created = mutateAndApply(reviewsDeployment(), shopCtx({}, undefined)).result;
     const ctx = { ...updateCtx(created), namespace: 'shop', namespaceLabels: { 'istio.io/dataplane-mode': 'ambient' } };

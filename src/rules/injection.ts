@@ -16,7 +16,8 @@
 // - cni/pkg/util/podutil.go `PodRedirectionEnabled`: a pod with a sidecar is
 //   never captured by ambient ("Ztunnel and sidecar for a single pod is
 //   currently not supported"), whether ambient comes from the namespace or
-//   the pod label istio.io/dataplane-mode=ambient.
+//   the pod label istio.io/dataplane-mode=ambient; the pod label `none` opts
+//   a pod of an ambient namespace out.
 import { quote, warningLine } from './text.js';
 import type { RuleSettings } from './types.js';
 
@@ -59,7 +60,9 @@ export function injectionEdits(input: InjectionInput): InjectionEdits {
   const version = quote(input.version, 16);
   const namespace = quote(input.namespace, 24);
 
-  if (namespaceLabels[DATAPLANE_MODE_LABEL] === 'ambient' || template.labels[DATAPLANE_MODE_LABEL] === 'ambient') {
+  // A pod label `none` takes the pod out of an ambient namespace; then the sidecar rules below apply.
+  const podMode = template.labels[DATAPLANE_MODE_LABEL];
+  if (podMode !== 'none' && (namespaceLabels[DATAPLANE_MODE_LABEL] === 'ambient' || podMode === 'ambient')) {
     const where = namespaceLabels[DATAPLANE_MODE_LABEL] === 'ambient' ? `namespace ${namespace} is` : 'the pod template is';
     edits.warning = isOptIn(template.labels[INJECT_KEY] ?? template.annotations[INJECT_KEY])
       ? `${where} ambient but ${INJECT_KEY} asks for a sidecar, which takes version ${version} out of ambient`
