@@ -46,7 +46,17 @@ export interface RuleSettings {
   subsetPlacement: 'companion' | 'append';
   /** SPEC §2 bound: subsets the webhook keeps in one DestinationRule. */
   maxSubsets: number;
+  /** SPEC §3: `sum-100` (every guide's rule) or `proportional` (Istio >= 1.15's runtime). */
+  weightPolicy: WeightPolicy;
+  /**
+   * `--istio-revision`: the pod template gets `istio.io/rev: <revision>`
+   * instead of `sidecar.istio.io/inject` (revision-only installs ignore the
+   * latter). Undefined: no revision label.
+   */
+  istioRevision?: string;
 }
+
+export type WeightPolicy = 'sum-100' | 'proportional';
 
 export const defaultRuleSettings: RuleSettings = Object.freeze({
   clusterDomain: 'cluster.local',
@@ -59,6 +69,8 @@ export const defaultRuleSettings: RuleSettings = Object.freeze({
   injectMode: 'both',
   subsetPlacement: 'companion',
   maxSubsets: 64,
+  weightPolicy: 'sum-100',
+  istioRevision: undefined,
 });
 
 /** What a canary Deployment needs from the DestinationRule side (SPEC §2). */
@@ -84,6 +96,8 @@ export interface MutationContext {
   /** The stored object on UPDATE. */
   oldObject?: unknown;
   settings: RuleSettings;
+  /** Labels of the Deployment's namespace (SPEC §2: the mesh decides how injection is spelled); undefined reads as unlabelled. */
+  namespaceLabels?: Readonly<Record<string, string>>;
 }
 
 /** What to do to the namespace's DestinationRules so the subset exists. */
@@ -108,7 +122,7 @@ export interface Problem {
   path: string;
   message: string;
   /** Missing-subset problems are the only ones a fresher read can cure. */
-  kind: 'shape' | 'weight' | 'subset';
+  kind: 'shape' | 'weight' | 'subset' | 'host';
 }
 
 export interface ValidationResult {
