@@ -120,6 +120,8 @@ function flagValue(args: readonly string[], flag: string): string {
 const expectedRbac = [
   ['networking.istio.io', 'destinationrules', ['get', 'list', 'watch', 'create', 'patch', 'update']],
   ['networking.istio.io', 'virtualservices', ['get', 'list', 'watch']],
+  ['', 'namespaces', ['get', 'list', 'watch']],
+  ['apps', 'deployments', ['list']],
 ] as const;
 
 function permissionSet(rules: PolicyRule[]): string[] {

@@ -38,7 +38,7 @@ export function createApp(deps: AppDeps): RequestListener {
   });
   app.get(routes.readyz, (_req, res) => {
     if (deps.isShuttingDown()) return void res.status(503).type('text/plain').send('shutting down\n');
-    if (!deps.store.isReady()) return void res.status(503).type('text/plain').send('DestinationRule cache not synced yet\n');
+    if (!deps.store.isReady()) return void res.status(503).type('text/plain').send('caches not synced yet (DestinationRules, VirtualServices, Namespaces)\n');
     res.type('text/plain').send('ok\n');
   });
   app.get(routes.metrics, async (_req, res) => {

@@ -1,4 +1,5 @@
 import type { DestinationRule, SubsetRequest } from '../rules/types.js';
+import type { RoutingView } from './routing.js';
 
 /** Result of making sure a subset exists (SPEC §2 "The DestinationRule subset"). */
 export type EnsureSubsetResult =
@@ -27,4 +28,8 @@ export interface DestinationRuleStore {
   size(): number;
   /** Stop watches and timers. */
   close(): Promise<void>;
+  /** Labels of a namespace the store knows (watch-fed cache, or seed manifests); undefined when unknown. */
+  namespaceLabels?(namespace: string): Readonly<Record<string, string>> | undefined;
+  /** VirtualServices, Namespaces and Deployments for the guard (SPEC §9); absent → nothing is guarded. */
+  readonly routing?: RoutingView;
 }
