@@ -2,7 +2,8 @@
 // besides DestinationRules: VirtualServices indexed by the hosts they route
 // to and the hosts they claim for the mesh, Namespaces, Deployments. Both
 // stores (memory, Kubernetes) implement RoutingView.
-import { matchingPatterns, resolveHost } from '../rules/hosts.js';
+import { matchingPatterns } from '../rules/hosts.js';
+import { meshHosts } from '../rules/mesh-hosts.js';
 import type { RuleSettings } from '../rules/types.js';
 import { subsetReferences } from '../rules/validate.js';
 import { ObjectIndex } from './object-index.js';
@@ -31,7 +32,7 @@ export interface DeploymentObject {
     resourceVersion?: string;
     deletionTimestamp?: string;
   };
-  spec?: { replicas?: number; template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } } };
+  spec?: { replicas?: number; selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } } };
 }
 
 export interface RoutingView {
@@ -76,27 +77,45 @@ export function virtualServiceIndex(settings: RuleSettings): ObjectIndex<Virtual
       const hosts = new Set(subsetReferences(vs, { namespace: vs.metadata.namespace, settings }).map((reference) => reference.host));
       return [...hosts].flatMap((host) => matchingPatterns(host));
     },
-    [MESH_HOST_INDEX]: (vs) => meshHosts(vs, settings.clusterDomain).map((host) => meshClaimKey(vs.metadata.namespace, host)),
+    [MESH_HOST_INDEX]: (vs) => meshHosts(vs, vs.metadata.namespace, settings.clusterDomain).map((host) => meshClaimKey(vs.metadata.namespace, host)),
   });
 }
 
 export const meshClaimKey = (namespace: string, host: string): string => `${namespace}/${host}`;
 
-/**
- * Hosts a VirtualService applies to for sidecars: those of one whose
- * `gateways` is empty or names `mesh` (istio/istio
- * pilot/pkg/model/virtualservice.go, the implicit `mesh` gateway), resolved
- * like any host of that namespace. Bounded: at most 1,000 hosts are read.
- */
-export function meshHosts(vs: unknown, clusterDomain: string): string[] {
-  if (typeof vs !== 'object' || vs === null) return [];
-  const { metadata, spec } = vs as { metadata?: { namespace?: unknown }; spec?: unknown };
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) return [];
-  const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : '';
-  const { hosts, gateways } = spec as { hosts?: unknown; gateways?: unknown };
-  const gatewayList = Array.isArray(gateways) ? gateways : [];
-  if (gatewayList.length > 0 && !gatewayList.includes('mesh')) return [];
-  if (!Array.isArray(hosts)) return [];
-  const resolved = hosts.slice(0, 1_000).filter((host): host is string => typeof host === 'string' && host.trim() !== '').map((host) => resolveHost(host, namespace, clusterDomain));
-  return [...new Set(resolved)];
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const stamp = (value: unknown): string | undefined =>
+  value instanceof Date ? value.toISOString() : typeof value === 'string' && value !== '' ? value : undefined;
+
+const stringMap = (value: unknown): Record<string, string> | undefined => {
+  if (!isRecord(value)) return undefined;
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+};
+
+/** The parts of a Deployment the guard reads, as plain data (typed client objects carry Dates). */
+export function toDeployment(raw: unknown): DeploymentObject | undefined {
+  if (!isRecord(raw) || !isRecord(raw.metadata)) return undefined;
+  const meta = raw.metadata;
+  if (typeof meta.name !== 'string' || typeof meta.namespace !== 'string') return undefined;
+  const spec = isRecord(raw.spec) ? raw.spec : {};
+  const template = isRecord(spec.template) ? spec.template : {};
+  const templateMeta = isRecord(template.metadata) ? template.metadata : {};
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      labels: stringMap(meta.labels),
+      annotations: stringMap(meta.annotations),
+      resourceVersion: typeof meta.resourceVersion === 'string' ? meta.resourceVersion : undefined,
+      deletionTimestamp: stamp(meta.deletionTimestamp),
+    },
+    spec: {
+      replicas: typeof spec.replicas === 'number' ? spec.replicas : undefined,
+      selector: { matchLabels: stringMap(isRecord(spec.selector) ? spec.selector.matchLabels : undefined) },
+      template: { metadata: { labels: stringMap(templateMeta.labels), annotations: stringMap(templateMeta.annotations) } },
+    },
+  };
 }

@@ -5,7 +5,7 @@
 // connections of client.ts, and converts what it reads to plain objects:
 // the typed core clients turn timestamps into Date objects, watches do not.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { DeploymentObject, NamespaceObject, VirtualServiceObject } from '../routing.js';
+import { toDeployment, type DeploymentObject, type NamespaceObject, type VirtualServiceObject } from '../routing.js';
 import { ISTIO_GROUP, requestOptions } from './client.js';
 import { KeepAliveAgents } from './keep-alive.js';
 import type { ListSource } from './list-watch-cache.js';
@@ -61,31 +61,6 @@ export function toNamespace(raw: unknown): NamespaceObject | undefined {
       deletionTimestamp: stamp(meta.deletionTimestamp),
     },
     status: phase === undefined ? undefined : { phase },
-  };
-}
-
-export function toDeployment(raw: unknown): DeploymentObject | undefined {
-  if (!isRecord(raw) || !isRecord(raw.metadata)) return undefined;
-  const meta = raw.metadata;
-  if (typeof meta.name !== 'string' || typeof meta.namespace !== 'string') return undefined;
-  const spec = isRecord(raw.spec) ? raw.spec : {};
-  const template = isRecord(spec.template) ? spec.template : {};
-  const templateMeta = isRecord(template.metadata) ? template.metadata : {};
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {
-      name: meta.name,
-      namespace: meta.namespace,
-      labels: stringMap(meta.labels),
-      annotations: stringMap(meta.annotations),
-      resourceVersion: typeof meta.resourceVersion === 'string' ? meta.resourceVersion : undefined,
-      deletionTimestamp: stamp(meta.deletionTimestamp),
-    },
-    spec: {
-      replicas: typeof spec.replicas === 'number' ? spec.replicas : undefined,
-      template: { metadata: { labels: stringMap(templateMeta.labels), annotations: stringMap(templateMeta.annotations) } },
-    },
   };
 }
 
