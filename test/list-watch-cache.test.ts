@@ -67,7 +67,7 @@ describe('VirtualService and Namespace caches', () => {
     assert.equal(await routing().namespaceTerminating('gone'), true);
     assert.equal(await routing().namespaceTerminating('shop'), false);
 
-    fake.watches.silence(false); // the cache misses the deletion that starts now
+    fake.watches.silence(true); // the cache misses the deletion that starts now
     fake.put('namespaces', namespace('shop', { 'istio-injection': 'enabled' }, true));
     assert.equal(await routing().namespaceTerminating('shop'), false, 'the cache has not seen it');
     assert.equal(await routing().namespaceTerminating('shop', true), true, 'a fresh read has');
@@ -86,7 +86,7 @@ describe('VirtualService and Namespace caches', () => {
 
   it('relists VirtualServices after 410 Gone, seeing what the dead watch missed', async () => {
     await start();
-    fake.watches.silence(false);
+    fake.watches.silence(true);
     fake.put('virtualservices', virtualService('shop', 'missed', 'reviews', [{ subset: 'v1' }]));
     fake.compact();
     fake.watches.dropAll();
@@ -96,7 +96,7 @@ describe('VirtualService and Namespace caches', () => {
 
   it('folds a direct re-read into the cache, and an older copy never replaces a newer one', async () => {
     await start();
-    fake.watches.silence(false);
+    fake.watches.silence(true);
     fake.put('virtualservices', virtualService('shop', 'reviews', 'reviews', [{ subset: 'v1' }]));
     assert.equal(routing().virtualServicesRouting(reviews).length, 0, 'the silent watch missed it');
     await routing().refreshVirtualServices(['shop']);
