@@ -152,6 +152,7 @@ describe('deploy/base', () => {
       'Service',
       'ServiceAccount',
       'ValidatingWebhookConfiguration',
+      'ValidatingWebhookConfiguration',
     ]);
     assert.equal(find<object>(base, 'Namespace').metadata.name, namespace);
     for (const manifest of base) {
@@ -334,6 +335,27 @@ describe('deploy/base', () => {
     // Ignore: an outage must not block the VirtualService edit that rolls a canary back (README, "What the manifests choose").
     assert.equal(webhook.failurePolicy, 'Ignore');
   });
+
+  test('the guard sends DestinationRule UPDATE/DELETE and opted-in Deployment UPDATE/DELETE to /guard, failing open', () => {
+    const configuration = find<WebhookConfiguration>(base, 'ValidatingWebhookConfiguration', 'canary-webhook-guard');
+    assert.equal(configuration.webhooks.length, 2);
+    const [rules, deployments] = configuration.webhooks as [Webhook, Webhook];
+    for (const webhook of [rules, deployments]) {
+      assertCallsTheService(webhook, routes.guard);
+      assert.equal(webhook.sideEffects, 'None');
+      assert.equal(webhook.failurePolicy, 'Ignore', 'the guard never blocks a repair during an outage (SPEC §9)');
+    }
+    assert.equal(rules.rules.length, 1);
+    assert.deepEqual(rules.rules[0]!.apiGroups, ['networking.istio.io']);
+    assert.deepEqual([...rules.rules[0]!.apiVersions].sort(), ['v1', 'v1alpha3', 'v1beta1']);
+    assert.deepEqual(rules.rules[0]!.resources, ['destinationrules']);
+    assert.deepEqual([...rules.rules[0]!.operations].sort(), ['DELETE', 'UPDATE']);
+    assert.equal(rules.objectSelector, undefined, 'every DestinationRule, the user\'s and the companion');
+    assert.deepEqual(deployments.rules, [
+      { apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments'], operations: ['UPDATE', 'DELETE'], scope: 'Namespaced' },
+    ]);
+    assert.deepEqual(deployments.objectSelector, { matchLabels: { 'canary-webhook/enabled': 'true' } });
+  });
 });
 
 describe('deploy/overlays/cert-manager', () => {
@@ -366,10 +388,10 @@ describe('deploy/overlays/cert-manager', () => {
     assert.equal(caCertificate?.spec.isCA, true);
   });
 
-  test('both webhook configurations get their caBundle injected from that Certificate', () => {
-    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
-      const configuration = find<WebhookConfiguration>(certManager, kind, 'canary-webhook');
-      assert.equal(configuration.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${namespace}/canary-webhook-tls`, kind);
+  test('every webhook configuration gets its caBundle injected from that Certificate', () => {
+    for (const [kind, name] of [['MutatingWebhookConfiguration', 'canary-webhook'], ['ValidatingWebhookConfiguration', 'canary-webhook'], ['ValidatingWebhookConfiguration', 'canary-webhook-guard']] as const) {
+      const configuration = find<WebhookConfiguration>(certManager, kind, name);
+      assert.equal(configuration.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${namespace}/canary-webhook-tls`, `${kind}/${name}`);
     }
   });
 });
@@ -405,6 +427,9 @@ describe('the overlay `make deploy` generates', () => {
       const webhook = onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'));
       assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, kind);
     }
+    for (const webhook of find<WebhookConfiguration>(rendered, 'ValidatingWebhookConfiguration', 'canary-webhook-guard').webhooks) {
+      assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, webhook.name);
+    }
     const secret = find<{ type: string; data: Record<string, string> }>(rendered, 'Secret', 'canary-webhook-tls');
     assert.equal(secret.metadata.namespace, namespace);
     assert.equal(secret.type, 'kubernetes.io/tls');
@@ -421,8 +446,11 @@ describe('the overlay `make deploy` generates', () => {
     for (const manifest of rendered) {
       if (manifest.metadata.namespace !== undefined) assert.equal(manifest.metadata.namespace, 'team-a', `${manifest.kind}/${manifest.metadata.name}`);
     }
-    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
-      const webhook = onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'));
+    const webhooks = [
+      ...['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].map((kind) => onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'))),
+      ...find<WebhookConfiguration>(rendered, 'ValidatingWebhookConfiguration', 'canary-webhook-guard').webhooks,
+    ];
+    for (const webhook of webhooks) {
       assert.equal(webhook.clientConfig.service?.namespace, 'team-a');
       assert.deepEqual(webhook.namespaceSelector?.matchExpressions?.[0]?.values, ['kube-system', 'team-a']);
     }
