@@ -168,3 +168,24 @@ describe('mesh host claims', () => {
     assert.deepEqual(meshClaimWarnings(edge, 'edge', 'shop', () => [{ metadata: { name: 'x', namespace: 'shop' } }], settings.clusterDomain), []);
   });
 });
+
+describe('guard: worst input', () => {
+  it('stays bounded and answers cleanly for a VirtualService with 20,000 routed entries and a rule with 50,000 subsets', () => {
+    const many = Array.from({ length: 50_000 }, (_, i) => `s${i}`);
+    const before = rule('shop', 'reviews', 'reviews', many);
+    const service = vs('shop', 'wide', 'reviews', Array.from({ length: 20_000 }, (_, i) => ({ subset: `s${i}`, weight: i === 0 ? 100 : 0 })));
+    const findings = destinationRuleChangeFindings({ before, after: undefined }, [service], lookupOf([before]), settings);
+    assert.equal(findings.length, 20_000);
+    const text = formatFindings(findings);
+    assert.equal(text.split('\n').length, 51);
+    assert.match(text, /\n\.\.\. and 19950 more$/);
+  });
+
+  it('treats junk DestinationRules and Deployments as nothing to judge, without throwing', () => {
+    const junk = { metadata: { name: 'reviews', namespace: 'shop' }, spec: { host: 42, subsets: 'no' } } as unknown as DestinationRule;
+    assert.deepEqual(destinationRuleChangeFindings({ before: junk, after: junk }, [canary], lookupOf([reviewsRule]), settings), []);
+    for (const deploymentValue of [null, 'x', { metadata: 'x' }, { metadata: { name: 'a', labels: { app: 7 } }, spec: {} }]) {
+      assert.deepEqual(deploymentRemovalFindings({ deployment: deploymentValue, namespace: 'shop', others: [null, 1, {}], virtualServices: () => [canary], lookup: lookupOf([reviewsRule]), settings, scaleToZero: false }), []);
+    }
+  });
+});

@@ -63,4 +63,23 @@ describe('guard in standalone mode (memory store)', () => {
     const again = (await request(app).post('/validate').send(review(virtualService('shop', 'reviews', 'reviews', [{ subset: 'v1' }]), { namespace: 'shop', operation: 'UPDATE' })).expect(200)).body as ReviewAnswer;
     assert.deepEqual(again.response.warnings, ['spec.hosts: reviews.shop.svc.cluster.local is also a mesh host of VirtualService shop/reviews-canary; sidecars use one']);
   });
+
+  it('answers junk and a 3 MiB rule with a clean verdict, never an HTTP 500', async () => {
+    const { app } = buildApp({ seed: [rule('shop', 'reviews', 'reviews', ['v1', 'v2'])] });
+    await request(app).post('/validate').send(review(virtualService('shop', 'reviews', 'reviews', [{ subset: 'v1', weight: 90 }, { subset: 'v2', weight: 10 }]), { namespace: 'shop' })).expect(200);
+    const huge = rule('shop', 'reviews', 'reviews', Array.from({ length: 40_000 }, (_, i) => `subset-number-${i}`));
+    const junk: Array<[unknown, unknown]> = [
+      [null, null], ['x', 7], [{ spec: [] }, { metadata: 'no' }], [{ metadata: { name: 'reviews' }, spec: { host: ['x'], subsets: [null, 1, { name: {} }] } }, rule('shop', 'reviews', 'reviews', ['v1', 'v2'])],
+      [huge, rule('shop', 'reviews', 'reviews', ['v1', 'v2'])], [rule('shop', 'reviews', 'reviews', ['v1', 'v2']), huge],
+    ];
+    for (const [object, oldObject] of junk) {
+      for (const operation of ['UPDATE', 'DELETE']) {
+        const answer = (await request(app).post('/guard').send(review(object, { kind: drKind, resource: drResource, operation, namespace: 'shop', oldObject })).expect(200)).body as ReviewAnswer;
+        assert.equal(typeof answer.response.allowed, 'boolean');
+      }
+    }
+    const deny = (await request(app).post('/guard').send(review(huge, { kind: drKind, resource: drResource, operation: 'UPDATE', namespace: 'shop', oldObject: rule('shop', 'reviews', 'reviews', ['v1', 'v2']) })).expect(200)).body as ReviewAnswer;
+    assert.equal(deny.response.allowed, false, 'the huge rule drops v1 and v2');
+    await request(app).post('/guard').send('not json').set('content-type', 'application/json').expect(400);
+  });
 });
