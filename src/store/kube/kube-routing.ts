@@ -66,9 +66,17 @@ export class KubeRoutingView implements RoutingView {
     return this.virtualServiceCache.isSynced() && this.namespaceCache.isSynced();
   }
 
+  /**
+   * Both caches have listed. Also waits (within the same time) until both
+   * watches are open, so a change made right after this resolves is seen by
+   * the watch rather than by a reconnect.
+   */
   async waitForSync(timeoutMs: number): Promise<boolean> {
-    const results = await Promise.all([this.virtualServiceCache.waitForSync(timeoutMs), this.namespaceCache.waitForSync(timeoutMs)]);
-    return results.every(Boolean);
+    const deadline = Date.now() + timeoutMs;
+    const caches = [this.virtualServiceCache, this.namespaceCache];
+    const synced = (await Promise.all(caches.map((cache) => cache.waitForSync(timeoutMs)))).every(Boolean);
+    if (synced) await Promise.all(caches.map((cache) => cache.waitForWatch(Math.max(1, deadline - Date.now()))));
+    return synced;
   }
 
   async stop(): Promise<void> {

@@ -93,6 +93,8 @@ export class ListWatchCache<T extends Keyed> {
   private readonly sleeper = new Sleeper();
   private readonly stopSignal = new AbortController();
   private readonly syncWaiters = new Set<(synced: boolean) => void>();
+  private watching = false;
+  private readonly watchWaiters = new Set<() => void>();
   private readonly watch: Watch;
 
   constructor(private readonly options: ListWatchOptions<T>) {
@@ -126,6 +128,25 @@ export class ListWatchCache<T extends Keyed> {
     });
   }
 
+  /**
+   * True once a watch stream has been opened after the first list (events
+   * from then on are seen), false if `timeoutMs` passes or the cache stops
+   * first. Never rejects.
+   */
+  waitForWatch(timeoutMs: number): Promise<boolean> {
+    if (this.watching) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.watchWaiters.delete(done);
+        resolve(this.watching);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.watchWaiters.add(done);
+    });
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopSignal.abort();
@@ -133,6 +154,7 @@ export class ListWatchCache<T extends Keyed> {
     this.endWatch?.({ kind: 'stopped' });
     await this.loop;
     for (const waiter of [...this.syncWaiters]) waiter(false);
+    for (const waiter of [...this.watchWaiters]) waiter();
   }
 
   /** Fold in one object just written or read: kept unless the cache holds a newer copy. */
@@ -251,7 +273,11 @@ export class ListWatchCache<T extends Keyed> {
       this.watch.watch(source.watchPath, query, onEvent, onDone).then(
         (started) => {
           controller = started;
-          if (settled) started.abort();
+          if (settled) return void started.abort();
+          if (!this.watching) {
+            this.watching = true;
+            for (const waiter of [...this.watchWaiters]) waiter();
+          }
         },
         (err: unknown) => finish({ kind: 'error', error: err }),
       );
