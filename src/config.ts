@@ -30,6 +30,8 @@ export interface ServeConfig {
   shutdownGraceMs: number;
   watchSilenceTimeoutMs: number;
   certReloadIntervalMs: number;
+  /** What the guard does with a change that would leave a route to nothing (SPEC §9). */
+  guardMode: 'deny' | 'warn' | 'off';
 }
 
 interface FlagSpec {
@@ -65,6 +67,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   'request-timeout-ms': { env: 'CANARY_WEBHOOK_REQUEST_TIMEOUT_MS', type: 'string', help: 'cut off clients that dribble a body (default 30000)' },
   'shutdown-grace-ms': { env: 'CANARY_WEBHOOK_SHUTDOWN_GRACE_MS', type: 'string', help: 'on SIGTERM, how long in-flight reviews may take (default 20000)' },
   'watch-silence-timeout-ms': { env: 'CANARY_WEBHOOK_WATCH_SILENCE_TIMEOUT_MS', type: 'string', help: 'restart a DestinationRule watch silent this long (default 300000)' },
+  guard: { env: 'CANARY_WEBHOOK_GUARD', type: 'string', help: 'deny|warn|off: DestinationRule edits and Deployment deletes that break a route (default deny)' },
   'cert-reload-interval-ms': { env: 'CANARY_WEBHOOK_CERT_RELOAD_INTERVAL_MS', type: 'string', help: 'how often certificate files are re-checked besides fs events (default 10000)' },
   'subset-placement': { env: 'CANARY_WEBHOOK_SUBSET_PLACEMENT', type: 'string', help: 'companion: subsets beside a user-owned DestinationRule go in <service>-canary-webhook; append: into the user\'s rule (default companion)' },
   'max-subsets': { env: 'CANARY_WEBHOOK_MAX_SUBSETS', type: 'string', help: 'subsets the webhook keeps in one DestinationRule; past it the Deployment is denied (default 64)' },
@@ -154,6 +157,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     shutdownGraceMs: integer('shutdown-grace-ms', 20_000, 0, 600_000),
     watchSilenceTimeoutMs: integer('watch-silence-timeout-ms', 300_000, 1_000, 3_600_000),
     certReloadIntervalMs: integer('cert-reload-interval-ms', 10_000, 100, 3_600_000),
+    guardMode: oneOf('guard', ['deny', 'warn', 'off'], 'deny'),
   };
 }
 

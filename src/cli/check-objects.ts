@@ -2,17 +2,20 @@
 // instead of AdmissionReviews.
 import type { ManifestObject } from '../manifests/objects.js';
 import { mutateDeployment } from '../rules/mutate.js';
-import type { RuleSettings } from '../rules/types.js';
+import type { DestinationRule, RuleSettings } from '../rules/types.js';
 import { validateVirtualService } from '../rules/validate.js';
 import { findingAbout, splitPath, type Finding, type Severity } from './findings.js';
 import { isDeployment, isDestinationRule, isVirtualService, toDestinationRule } from '../manifests/kinds.js';
 import { namespaceLabelsOf } from '../manifests/namespaces.js';
 import type { DestinationRuleSet } from './rule-set.js';
+import { breakageFindings, type ClusterState } from './check-guard.js';
 
 export interface CheckOptions {
   /** Namespace of objects that name none. */
   namespace: string;
   settings: RuleSettings;
+  /** With `--cluster`: input DestinationRules that would break the cluster's VirtualServices are errors. */
+  cluster?: ClusterState;
 }
 
 export interface CheckCounts {
@@ -32,17 +35,26 @@ export function checkObjects(
   };
   const counts: CheckCounts = { virtualServices: 0, canaryDeployments: 0, destinationRules: 0 };
 
+  const inputRules = new Map<DestinationRule, ManifestObject>();
   for (const item of objects.filter(isDestinationRule)) {
     const rule = toDestinationRule(item, options.namespace);
     if (!rule) {
       report(item, 'warning', 'metadata', 'DestinationRule has no metadata.name; ignored');
       continue;
     }
+    inputRules.set(rule, item);
     const replaced = rules.add(rule, 'input', item);
     if (replaced?.source) {
       const earlier = `${replaced.source.document.file}:${replaced.source.document.index}`;
       // Two definitions cannot both exist in a cluster: the later apply wins, and so does the later document here.
       report(item, 'warning', '', `also defined at ${earlier}; this later definition is the one checked against`);
+    }
+  }
+
+  if (options.cluster) {
+    const inputServices = new Set(objects.filter(isVirtualService).map((item) => `${item.namespace ?? options.namespace}/${item.name ?? ''}`));
+    for (const [rule, messages] of breakageFindings([...inputRules.keys()], inputServices, options.cluster, options.settings)) {
+      for (const message of messages) report(inputRules.get(rule)!, 'error', '', message);
     }
   }
 

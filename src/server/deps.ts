@@ -14,4 +14,6 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** True once SIGTERM arrived: readiness fails and connections are closed after their answer. */
   isShuttingDown: () => boolean;
+  /** `--guard`: what /guard does with a change that breaks a route (SPEC §9); default deny. */
+  guardMode?: 'deny' | 'warn' | 'off';
 }

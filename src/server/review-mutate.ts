@@ -4,6 +4,7 @@ import { diffPatch } from '../rules/patch.js';
 import { warningLine } from '../rules/text.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
+import { recordAdmitted } from './record-admitted.js';
 
 const deployment = { group: 'apps', kind: 'Deployment', resource: 'deployments' };
 
@@ -39,5 +40,6 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     deps.logger.warn({ uid: request.uid, reason }, 'subset write failed; allowing as --on-subset-error=warn says');
     return { allowed: true, patch, warnings: [...warnings, warningLine(`subset not written: ${result.reason}`)] };
   }
+  recordAdmitted(deps, request, 'Deployment', requestNamespace(request), outcome.mutated);
   return { allowed: true, patch, warnings: [...warnings, ...result.warnings] };
 }

@@ -61,6 +61,7 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
     subsetWriteTimeoutMs: config.subsetWriteTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
     isShuttingDown: () => shuttingDown,
+    guardMode: config.guardMode,
   });
   let running: RunningServer;
   try {
