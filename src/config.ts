@@ -26,6 +26,10 @@ export interface ServeConfig {
   shutdownGraceMs: number;
   watchSilenceTimeoutMs: number;
   certReloadIntervalMs: number;
+  /** SPEC §10 readiness reads: distinct subsets per review, the check's budget from the review's start, answer reuse. */
+  maxReadyReads: number;
+  readyTimeoutMs: number;
+  readyCacheTtlMs: number;
 }
 
 interface FlagSpec {
@@ -60,6 +64,10 @@ export const serveFlags: Record<string, FlagSpec> = {
   'shutdown-grace-ms': { env: 'CANARY_WEBHOOK_SHUTDOWN_GRACE_MS', type: 'string', help: 'on SIGTERM, how long in-flight reviews may take (default 20000)' },
   'watch-silence-timeout-ms': { env: 'CANARY_WEBHOOK_WATCH_SILENCE_TIMEOUT_MS', type: 'string', help: 'restart a DestinationRule watch silent this long (default 300000)' },
   'cert-reload-interval-ms': { env: 'CANARY_WEBHOOK_CERT_RELOAD_INTERVAL_MS', type: 'string', help: 'how often certificate files are re-checked besides fs events (default 10000)' },
+  'ready-policy': { env: 'CANARY_WEBHOOK_READY_POLICY', type: 'string', help: 'warn|deny|off when a routed subset selects no ready pod (default warn)' },
+  'max-ready-reads': { env: 'CANARY_WEBHOOK_MAX_READY_READS', type: 'string', help: 'subsets whose pods are looked up per review (default 10)' },
+  'ready-timeout-ms': { env: 'CANARY_WEBHOOK_READY_TIMEOUT_MS', type: 'string', help: 'readiness check budget from the review\'s start; past it the check is skipped (default 1500)' },
+  'ready-cache-ttl-ms': { env: 'CANARY_WEBHOOK_READY_CACHE_TTL_MS', type: 'string', help: 'how long a pod count or Service selector is reused (default 2000)' },
 };
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -132,6 +140,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       versionAnnotation: read('version-annotation') ?? defaultRuleSettings.versionAnnotation,
       serviceAnnotation: read('service-annotation') ?? defaultRuleSettings.serviceAnnotation,
       injectMode: oneOf('inject-mode', ['label', 'annotation', 'both'], defaultRuleSettings.injectMode),
+      readyPolicy: oneOf('ready-policy', ['warn', 'deny', 'off'], defaultRuleSettings.readyPolicy),
     },
     onSubsetError: oneOf('on-subset-error', ['deny', 'warn'], 'deny'),
     subsetWriteTimeoutMs,
@@ -142,6 +151,10 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     shutdownGraceMs: integer('shutdown-grace-ms', 20_000, 0, 600_000),
     watchSilenceTimeoutMs: integer('watch-silence-timeout-ms', 300_000, 1_000, 3_600_000),
     certReloadIntervalMs: integer('cert-reload-interval-ms', 10_000, 100, 3_600_000),
+    maxReadyReads: integer('max-ready-reads', 10, 0, 100),
+    // Under the shipped 5 s webhook timeout, with room for the DestinationRule re-read.
+    readyTimeoutMs: integer('ready-timeout-ms', 1_500, 50, 10_000),
+    readyCacheTtlMs: integer('ready-cache-ttl-ms', 2_000, 0, 60_000),
   };
 }
 

@@ -42,6 +42,8 @@ export interface RuleSettings {
   managedByValue: string;
   /** Where sidecar injection is switched on: pod template label, annotation, or both. */
   injectMode: 'label' | 'annotation' | 'both';
+  /** SPEC §10: a routed subset with no ready pod is warned about, denied, or not looked at. */
+  readyPolicy: 'warn' | 'deny' | 'off';
 }
 
 export const defaultRuleSettings: RuleSettings = Object.freeze({
@@ -53,6 +55,7 @@ export const defaultRuleSettings: RuleSettings = Object.freeze({
   managedByLabel: 'app.kubernetes.io/managed-by',
   managedByValue: 'canary-webhook',
   injectMode: 'both',
+  readyPolicy: 'warn',
 });
 
 /** What a canary Deployment needs from the DestinationRule side (SPEC §2). */
@@ -91,7 +94,7 @@ export interface Problem {
   path: string;
   message: string;
   /** Missing-subset problems are the only ones a fresher read can cure. */
-  kind: 'shape' | 'weight' | 'subset';
+  kind: 'shape' | 'weight' | 'subset' | 'ready';
 }
 
 export interface ValidationResult {

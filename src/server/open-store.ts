@@ -10,9 +10,12 @@ import { loadKubeConfig } from '../store/kube/config.js';
 import { connectKubeStore } from '../store/kube/kube-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { DestinationRuleStore } from '../store/types.js';
+import { KubeWorkloadReader } from '../store/kube/workloads.js';
+import { MemoryWorkloads } from '../store/memory-workloads.js';
+import type { WorkloadReader } from '../store/workloads.js';
 import type { WebhookMetrics } from './metrics.js';
 
-export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean }> {
+export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean; workloads: WorkloadReader }> {
   const kube = config.standalone ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
   if (kube === undefined) {
     const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : [];
@@ -20,7 +23,7 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
       { mode: 'standalone', reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig', seedDestinationRules: seed.length },
       'DestinationRules live in memory (standalone mode)',
     );
-    return { store: new MemoryStore(config.settings, seed), standalone: true };
+    return { store: new MemoryStore(config.settings, seed), standalone: true, workloads: new MemoryWorkloads(config.settings) };
   }
   if (config.seedDir) logger.warn({ seedDir: config.seedDir }, '--seed-dir applies to standalone mode only; ignored');
   const server = kube.kubeConfig.getCurrentCluster()?.server;
@@ -32,7 +35,7 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
     watchSilenceTimeoutMs: config.watchSilenceTimeoutMs,
     onWrite: (result) => metrics.destinationRuleWrite(result),
   });
-  return { store, standalone: false };
+  return { store, standalone: false, workloads: new KubeWorkloadReader({ kubeConfig: kube.kubeConfig, cacheTtlMs: config.readyCacheTtlMs }) };
 }
 
 async function loadSeed(seedDir: string, logger: Logger): Promise<DestinationRule[]> {

@@ -4,11 +4,13 @@ import type { ValidationContext, ValidationResult } from '../rules/types.js';
 import { formatProblems, namespacesToRefresh, validateVirtualService } from '../rules/validate.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
+import { checkReadiness } from './review-ready.js';
 import { refreshNamespacesShared } from './review-refresh.js';
 
 const virtualService = { group: 'networking.istio.io', kind: 'VirtualService', resource: 'virtualservices' };
 
 export async function reviewVirtualService(request: AdmissionRequest, deps: AppDeps): Promise<AdmissionVerdict> {
+  const startedMs = Date.now();
   const subject = reviewSubject(request, virtualService);
   if ('verdict' in subject) return subject.verdict;
   const { object } = subject;
@@ -28,7 +30,11 @@ export async function reviewVirtualService(request: AdmissionRequest, deps: AppD
   if (result.problems.length > 0) {
     return { allowed: false, message: formatProblems(result.problems), warnings: result.warnings };
   }
-  return { allowed: true, warnings: result.warnings };
+  // SPEC §10, only for an object that is otherwise admitted.
+  const ready = await checkReadiness(object, ctx.namespace, request.uid, startedMs, deps);
+  const warnings = [...result.warnings, ...ready.warnings];
+  if (ready.problems.length > 0) return { allowed: false, message: formatProblems(ready.problems), warnings };
+  return { allowed: true, warnings };
 }
 
 /** One walk: the rules look up each referenced host in the store's host index as they meet it. */
