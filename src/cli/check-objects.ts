@@ -7,6 +7,7 @@ import { validateVirtualService } from '../rules/validate.js';
 import { findingAbout, splitPath, type Finding, type Severity } from './findings.js';
 import { isDeployment, isDestinationRule, isVirtualService, toDestinationRule } from '../manifests/kinds.js';
 import type { DestinationRuleSet } from './rule-set.js';
+import { InputWorkloads, isService } from './check-readiness.js';
 
 export interface CheckOptions {
   /** Namespace of objects that name none. */
@@ -45,11 +46,14 @@ export function checkObjects(
     }
   }
 
+  const workloads = new InputWorkloads(options.settings);
+  for (const item of objects.filter(isService)) workloads.addService(item, item.namespace ?? options.namespace);
   // Canary Deployments first: in the cluster their subsets exist before any
   // VirtualService routes to them, because the webhook adds them on admission.
   for (const item of objects.filter(isDeployment)) {
     const namespace = item.namespace ?? options.namespace;
     const outcome = mutateDeployment(item.object, { operation: 'CREATE', namespace, settings: options.settings });
+    if (outcome.kind !== 'deny') workloads.addDeployment(outcome.kind === 'mutate' ? outcome.mutated : item.object, namespace);
     if (outcome.kind === 'skip') continue;
     counts.canaryDeployments++;
     if (outcome.kind === 'deny') {
@@ -68,6 +72,12 @@ export function checkObjects(
     counts.virtualServices++;
     const namespace = item.namespace ?? options.namespace;
     const result = validateVirtualService(item.object, all, { namespace, settings: options.settings });
+    // SPEC §10 for an object that is otherwise admitted, as the webhook does.
+    if (result.problems.length === 0) {
+      const ready = workloads.findings(item.object, namespace, all);
+      result.problems.push(...ready.problems);
+      result.warnings.push(...ready.warnings);
+    }
     for (const problem of result.problems) report(item, 'error', problem.path, problem.message);
     for (const warning of result.warnings) {
       const { path, message } = splitPath(warning);

@@ -202,7 +202,7 @@ export function summarizeWorkloads(
   workloads: Iterable<WorkloadTemplate>,
   query: Pick<ReadinessQuery, 'namespace' | 'service' | 'labels'>,
   serviceSelector?: Readonly<Record<string, string>>,
-): WorkloadSummary {
+): Extract<WorkloadSummary, { source: 'deployments' }> {
   let matching = 0;
   let scaled = 0;
   for (const workload of workloads) {

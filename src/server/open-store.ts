@@ -2,9 +2,9 @@
 // else (or with --standalone) an in-memory store seeded from manifests.
 import type { Logger } from 'pino';
 import type { ServeConfig } from '../config.js';
-import { isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
+import { isDeployment, isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
 import { loadManifests } from '../manifests/load.js';
-import { toObjects } from '../manifests/objects.js';
+import { toObjects, type ManifestObject } from '../manifests/objects.js';
 import type { DestinationRule } from '../rules/types.js';
 import { loadKubeConfig } from '../store/kube/config.js';
 import { connectKubeStore } from '../store/kube/kube-store.js';
@@ -18,12 +18,15 @@ import type { WebhookMetrics } from './metrics.js';
 export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean; workloads: WorkloadReader }> {
   const kube = config.standalone ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
   if (kube === undefined) {
-    const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : [];
+    const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : { rules: [], deployments: [] };
     logger.info(
-      { mode: 'standalone', reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig', seedDestinationRules: seed.length },
+      { mode: 'standalone', reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig', seedDestinationRules: seed.rules.length, seedDeployments: seed.deployments.length },
       'DestinationRules live in memory (standalone mode)',
     );
-    return { store: new MemoryStore(config.settings, seed), standalone: true, workloads: new MemoryWorkloads(config.settings) };
+    // Seeded Deployments are what already runs: the readiness check counts them as it counts admitted ones.
+    const workloads = new MemoryWorkloads(config.settings);
+    for (const item of seed.deployments) workloads.admitted(item.object, item.namespace ?? 'default');
+    return { store: new MemoryStore(config.settings, seed.rules), standalone: true, workloads };
   }
   if (config.seedDir) logger.warn({ seedDir: config.seedDir }, '--seed-dir applies to standalone mode only; ignored');
   const server = kube.kubeConfig.getCurrentCluster()?.server;
@@ -38,9 +41,9 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
   return { store, standalone: false, workloads: new KubeWorkloadReader({ kubeConfig: kube.kubeConfig, cacheTtlMs: config.readyCacheTtlMs }) };
 }
 
-async function loadSeed(seedDir: string, logger: Logger): Promise<DestinationRule[]> {
+async function loadSeed(seedDir: string, logger: Logger): Promise<{ rules: DestinationRule[]; deployments: ManifestObject[] }> {
   const loaded = await loadManifests([seedDir], { stdin: (async function* () {})(), cwd: process.cwd() });
   const { objects, errors } = toObjects(loaded.documents);
   for (const error of [...loaded.errors, ...errors]) logger.warn({ file: error.file, line: error.line }, `seed manifest skipped: ${error.message}`);
-  return objects.filter(isDestinationRule).flatMap((item) => toDestinationRule(item, 'default') ?? []);
+  return { rules: objects.filter(isDestinationRule).flatMap((item) => toDestinationRule(item, 'default') ?? []), deployments: objects.filter(isDeployment) };
 }

@@ -2,12 +2,14 @@
 // @kubernetes/client-node talks to it over plain HTTP on 127.0.0.1. It serves
 // discovery for networking.istio.io and any of its resources (destinationrules,
 // virtualservices, ...) in one namespace or across all: list, watch, get,
-// create, JSON Patch / merge patch, update, delete. Tests inject faults
+// create, JSON Patch / merge patch, update, delete; and core v1 Pods and
+// Services (get, label-selected list: fake-core.ts). Tests inject faults
 // (latency, N × 409/500, dropped or silent watches, compaction → 410, the
 // server going down) and read back every request it received.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { routeCore } from './fake-core.js';
 import { FakeObjects, GROUP, kindOf, statusBody, type Obj, type Result } from './fake-objects.js';
 import { WatchHub } from './fake-watch.js';
 
@@ -157,6 +159,7 @@ export class FakeApiServer {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
     const notFound: Result = { status: 404, body: statusBody(404, 'NotFound', 'the server could not find the requested resource') };
+    if (parts[0] === 'api') return routeCore(this.objects, method, parts, url);
     if (parts[0] !== 'apis') return notFound;
     const served = this.servedVersions;
     const group = { kind: 'APIGroup', apiVersion: 'v1', name: GROUP, versions: served.map((version) => ({ groupVersion: `${GROUP}/${version}`, version })), preferredVersion: served[0] && { groupVersion: `${GROUP}/${served[0]}`, version: served[0] } };
