@@ -159,6 +159,19 @@ describe('readiness against the Kubernetes API', () => {
     assert.ok(log.lines.some((line) => String(line.msg).includes('--max-ready-reads')));
   });
 
+  it('worst input: thousands of routed subsets cost at most --max-ready-reads pod lists and one Service read', async () => {
+    const names = Array.from({ length: 3_000 }, (_, i) => `s${i}`);
+    api.put('destinationrules', rule('shop', 'wide', 'wide', names) as never);
+    await store.refreshNamespaces(['shop']);
+    api.put('services', service('wide', { app: 'wide' }) as never);
+    const object = { ...route([]), spec: { hosts: ['wide'], http: names.map((subset) => ({ route: [{ destination: { host: 'wide', subset } }] })) } };
+    const response = await validate(appWith(), object);
+    assert.equal(response.allowed, true);
+    assert.equal(podLists(), 10);
+    assert.equal(api.count({ method: 'GET', path: '/services/' }), 1);
+    assert.equal(readyWarnings(response).length, 10);
+  });
+
   it('an API error leaves the subset unchecked, never a denial', async () => {
     api.failNext({ method: 'GET', path: '/pods', status: 500, count: 5 });
     const response = await validate(appWith({ settings: { readyPolicy: 'deny' } }), route([['v2', 100]]));
