@@ -11,7 +11,7 @@
 // the Service's endpoints are the Ready pods its selector picks; so "no ready
 // pod matching subset labels ∪ Service selector" is exactly an empty cluster.
 import { readDeployment, discoverService } from './discovery.js';
-import { mergedSubsets, namespaceOfHost, resolveHost, selectDestinationRules, type SelectedDestinationRules } from './hosts.js';
+import { mergedSubsets, namespaceOfHost, resolveHost, selectDestinationRules } from './hosts.js';
 import { clip, singleLine, warningLine } from './text.js';
 import type { DestinationRule, Problem, RuleSettings } from './types.js';
 import { isValidWeight } from './weights.js';
@@ -20,7 +20,7 @@ export type ReadyPolicy = 'warn' | 'deny' | 'off';
 
 /** One subset that gets traffic, with every route entry that sends it some. */
 export interface ReadinessQuery {
-  /** Identity of the read: service namespace, service, subset labels. */
+  /** Identity: service namespace, service, subset name and labels. */
   key: string;
   /** The service's namespace: where its pods are. */
   namespace: string;
@@ -57,49 +57,108 @@ export function readinessQueries(
   lookup: (host: string) => readonly DestinationRule[],
   settings: Settings,
 ): ReadinessQuery[] {
-  const queries = new Map<string, ReadinessQuery>();
-  const subsetsByHost = new Map<string, ReturnType<typeof mergedSubsets> | undefined>();
   const spec = isRecord(virtualService) ? field(virtualService, 'spec') : undefined;
   if (!isRecord(spec)) return [];
-  for (const kind of ['http', 'tcp', 'tls'] as const) {
+  const walk: QueryWalk = { namespace, lookup, settings, queries: new Map(), hosts: new Map() };
+  // Plain loops, no closure per entry: this runs on every admitted review.
+  for (const kind of ROUTE_KINDS) {
     const rules = field(spec, kind);
     if (!Array.isArray(rules)) continue;
-    rules.forEach((rule: unknown, index) => {
+    for (let index = 0; index < rules.length; index++) {
+      const rule: unknown = rules[index];
       const route = isRecord(rule) ? field(rule, 'route') : undefined;
-      if (!Array.isArray(route)) return;
-      route.forEach((entry: unknown, position) => {
-        if (!isRecord(entry)) return;
+      if (!Array.isArray(route)) continue;
+      for (let position = 0; position < route.length; position++) {
+        const entry: unknown = route[position];
+        if (!isRecord(entry)) continue;
         const weight = field(entry, 'weight');
-        if (route.length > 1 && !(isValidWeight(weight) && weight > 0)) return;
-        const destination = field(entry, 'destination');
-        if (!isRecord(destination)) return;
-        const host = field(destination, 'host');
-        const subset = field(destination, 'subset');
-        if (typeof host !== 'string' || typeof subset !== 'string' || subset === '' || host.trim() === '') return;
-        const fqdn = resolveHost(host, namespace, settings.clusterDomain);
-        const serviceNamespace = namespaceOfHost(fqdn, settings.clusterDomain);
-        if (serviceNamespace === undefined) return;
-        let subsets = subsetsByHost.get(fqdn);
-        if (!subsetsByHost.has(fqdn)) {
-          const selected: SelectedDestinationRules | undefined = selectDestinationRules(fqdn, namespace, lookup(fqdn), settings);
-          subsets = selected ? mergedSubsets(selected) : undefined;
-          subsetsByHost.set(fqdn, subsets);
-        }
-        const defined = subsets?.get(subset);
-        // An undefined subset is the subset check's denial, not a readiness question.
-        if (!defined) return;
-        const labels = labelSelectorOf(defined.labels);
-        if (!labels) return;
-        const service = fqdn.slice(0, fqdn.indexOf('.'));
-        const key = JSON.stringify([serviceNamespace, service, Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
-        const path = `spec.${kind}[${index}].route[${position}]`;
-        const query = queries.get(key);
-        if (query) query.paths.push(path);
-        else queries.set(key, { key, namespace: serviceNamespace, service, host: fqdn, subset, labels, paths: [path] });
-      });
-    });
+        if (route.length > 1 && !(isValidWeight(weight) && weight > 0)) continue;
+        addQuery(walk, field(entry, 'destination'), kind, index, position);
+      }
+    }
   }
-  return [...queries.values()];
+  return [...walk.queries.values()];
+}
+
+const ROUTE_KINDS = ['http', 'tcp', 'tls'] as const;
+
+interface HostEntry {
+  fqdn: string;
+  /** Undefined for a host outside the cluster's service domain: no pods to count. */
+  serviceNamespace: string | undefined;
+  service: string;
+  subsets: ReturnType<typeof mergedSubsets> | undefined;
+  /** Per subset name: its labels as a selector and the query key, or null when it is not a readiness question. */
+  bySubset: Map<string, { labels: Record<string, string>; key: string } | null>;
+}
+
+interface QueryWalk {
+  namespace: string;
+  lookup: (host: string) => readonly DestinationRule[];
+  settings: Settings;
+  queries: Map<string, ReadinessQuery>;
+  /** By host as written: resolution and DestinationRule selection once per host. */
+  hosts: Map<string, HostEntry>;
+}
+
+/**
+ * Selection and merge per (frozen candidate list, namespace, host), kept
+ * while the list lives. A store's host index hands out the same frozen list
+ * until a DestinationRule changes, so an admitted review pays for selection
+ * once (in the subset check) rather than twice. Only frozen lists are
+ * memoised: a caller's mutable array may change between calls.
+ */
+const selections = new WeakMap<readonly DestinationRule[], Map<string, HostEntry>>();
+/** Entries per candidate list before the memo starts over: bounded whatever namespaces ask. */
+const MAX_SELECTIONS_PER_LIST = 256;
+
+function hostEntry(walk: QueryWalk, host: string): HostEntry {
+  const { clusterDomain, rootNamespace } = walk.settings;
+  const fqdn = resolveHost(host, walk.namespace, clusterDomain);
+  const serviceNamespace = namespaceOfHost(fqdn, clusterDomain);
+  const service = fqdn.slice(0, fqdn.indexOf('.'));
+  if (serviceNamespace === undefined) return { fqdn, serviceNamespace, service, subsets: undefined, bySubset: new Map() };
+  const candidates = walk.lookup(fqdn);
+  const memoKey = `${walk.namespace}\n${fqdn}\n${rootNamespace}\n${clusterDomain}`;
+  let memo = Object.isFrozen(candidates) ? selections.get(candidates) : undefined;
+  const known = memo?.get(memoKey);
+  if (known) return known;
+  const selected = selectDestinationRules(fqdn, walk.namespace, candidates, walk.settings);
+  const entry: HostEntry = { fqdn, serviceNamespace, service, subsets: selected ? mergedSubsets(selected) : undefined, bySubset: new Map() };
+  if (Object.isFrozen(candidates)) {
+    if (!memo || memo.size >= MAX_SELECTIONS_PER_LIST) selections.set(candidates, (memo = new Map()));
+    memo.set(memoKey, entry);
+  }
+  return entry;
+}
+
+function subsetEntry(target: HostEntry, subset: string): { labels: Record<string, string>; key: string } | null {
+  let known = target.bySubset.get(subset);
+  if (known !== undefined) return known;
+  const defined = target.subsets?.get(subset);
+  // An undefined subset is the subset check's denial, not a readiness question.
+  const labels = defined ? labelSelectorOf(defined.labels) : undefined;
+  // The subset name is part of the identity so each message names the subset its path routes to; reads are shared by selector anyway.
+  known = labels ? { labels, key: `${target.serviceNamespace}\n${target.service}\n${subset}\n${selectorString(labels)}` } : null;
+  // Bounded by the subsets the rules define.
+  if (defined) target.bySubset.set(subset, known);
+  return known;
+}
+
+function addQuery(walk: QueryWalk, destination: unknown, kind: string, index: number, position: number): void {
+  if (!isRecord(destination)) return;
+  const host = field(destination, 'host');
+  const subset = field(destination, 'subset');
+  if (typeof host !== 'string' || typeof subset !== 'string' || subset === '' || host.trim() === '') return;
+  let target = walk.hosts.get(host);
+  if (!target) walk.hosts.set(host, (target = hostEntry(walk, host)));
+  if (target.serviceNamespace === undefined) return;
+  const defined = subsetEntry(target, subset);
+  if (!defined) return;
+  const path = `spec.${kind}[${index}].route[${position}]`;
+  const query = walk.queries.get(defined.key);
+  if (query) query.paths.push(path);
+  else walk.queries.set(defined.key, { key: defined.key, namespace: target.serviceNamespace, service: target.service, host: target.fqdn, subset, labels: defined.labels, paths: [path] });
 }
 
 /**

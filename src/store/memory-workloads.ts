@@ -34,6 +34,11 @@ export class MemoryWorkloads implements WorkloadReader {
     return summarizeWorkloads(this.byNamespace.get(query.namespace)?.values() ?? [], query);
   }
 
+  /** Memory is the source of truth: always answered. */
+  cached(query: WorkloadQuery): { summary: WorkloadSummary } {
+    return { summary: summarizeWorkloads(this.byNamespace.get(query.namespace)?.values() ?? [], query) };
+  }
+
   close(): void {}
 
   private forget(key: string): void {

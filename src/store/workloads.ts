@@ -20,6 +20,11 @@ export interface WorkloadReader {
    * server could not be asked.
    */
   summary(query: WorkloadQuery, options: WorkloadReadOptions): Promise<WorkloadSummary | undefined>;
+  /**
+   * The answer `summary` would give now without a request, or undefined when
+   * it would need one: the common, cached case then costs no promise or timer.
+   */
+  cached?(query: WorkloadQuery): { summary: WorkloadSummary | undefined } | undefined;
   /** Standalone: a Deployment admitted through /mutate (there are no pods to list). */
   admitted?(deployment: unknown, namespace: string): void;
   close(): void;

@@ -23,7 +23,12 @@ export interface KubeWorkloadOptions {
   now?: () => number;
 }
 
-type ServiceSelector = { selector: Record<string, string> } | 'absent' | 'no-selector';
+/** What the Service GET said: its selector, none (404), or endpoints managed by hand (a Service without selector). */
+type ServiceSelector = { selector: Record<string, string> | undefined; manual: boolean };
+const ABSENT: ServiceSelector = Object.freeze({ selector: undefined, manual: false });
+const MANUAL: ServiceSelector = Object.freeze({ selector: undefined, manual: true });
+/** Either the answer already (no pod list needed) or the pod list to look at. */
+type PodPlan = { summary?: WorkloadSummary; labelSelector?: string; podsKey?: string };
 type PodCounts = { running: number; ready: number } | undefined;
 
 export class KubeWorkloadReader implements WorkloadReader {
@@ -31,6 +36,12 @@ export class KubeWorkloadReader implements WorkloadReader {
   private readonly agents = new KeepAliveAgents();
   private readonly services: SharedReads<ServiceSelector>;
   private readonly pods: SharedReads<PodCounts>;
+  /**
+   * Subset labels × Service answer → pod plan. Both objects live as long as
+   * their cache entries (the rules memoise a subset's labels), so the common
+   * review builds no selector string.
+   */
+  private readonly plans = new WeakMap<object, WeakMap<ServiceSelector, PodPlan>>();
 
   constructor(options: KubeWorkloadOptions) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -42,28 +53,43 @@ export class KubeWorkloadReader implements WorkloadReader {
 
   async summary(query: WorkloadQuery, options: WorkloadReadOptions): Promise<WorkloadSummary | undefined> {
     const readAfterMs = options.readAfterMs ?? -Infinity;
-    const service = await this.services.get(`${query.namespace}/${query.service}`, readAfterMs, () => this.readService(query.namespace, query.service, options.deadlineMs));
-    // Endpoints of a selector-less Service are managed by hand: pods say nothing about them.
-    if (service === 'no-selector') return undefined;
-    const selector = podSelector(query.labels, service === 'absent' ? undefined : service.selector);
-    if (selector === 'conflict') return { source: 'pods', running: 0, ready: 0 };
-    if (selector === undefined) return undefined;
-    const labelSelector = selectorString(selector);
-    const counts = await this.pods.get(`${query.namespace}\n${labelSelector}`, readAfterMs, () => this.listPods(query.namespace, labelSelector, options.deadlineMs));
+    const service = await this.services.get(serviceKey(query), readAfterMs, () => this.readService(query.namespace, query.service, options.deadlineMs));
+    const pods = this.plan(query, service);
+    if (pods.summary !== undefined || pods.labelSelector === undefined) return pods.summary;
+    const labelSelector = pods.labelSelector;
+    const counts = await this.pods.get(pods.podsKey!, readAfterMs, () => this.listPods(query.namespace, labelSelector, options.deadlineMs));
     return counts && { source: 'pods', ...counts };
+  }
+
+  cached(query: WorkloadQuery): { summary: WorkloadSummary | undefined } | undefined {
+    const service = this.services.peek(serviceKey(query));
+    if (!service) return undefined;
+    const pods = this.plan(query, service.value);
+    if (pods.summary !== undefined || pods.labelSelector === undefined) return { summary: pods.summary };
+    const counts = this.pods.peek(pods.podsKey!);
+    if (!counts) return undefined;
+    return { summary: counts.value && { source: 'pods', ...counts.value } };
   }
 
   close(): void {
     this.agents.close();
   }
 
+  private plan(query: WorkloadQuery, service: ServiceSelector): PodPlan {
+    let byService = this.plans.get(query.labels);
+    if (!byService) this.plans.set(query.labels, (byService = new WeakMap()));
+    let plan = byService.get(service);
+    if (!plan) byService.set(service, (plan = podsFor(query, service)));
+    return plan;
+  }
+
   private async readService(namespace: string, name: string, deadlineMs: number): Promise<ServiceSelector> {
     try {
       const service = await this.api.readNamespacedService({ name, namespace }, requestOptions(remaining(deadlineMs), undefined, undefined, this.agents));
       const selector = labelSelectorOf(service.spec?.selector);
-      return selector && Object.keys(selector).length > 0 ? { selector } : 'no-selector';
+      return selector && Object.keys(selector).length > 0 ? { selector, manual: false } : MANUAL;
     } catch (error) {
-      if (httpStatusOf(error) === 404) return 'absent';
+      if (httpStatusOf(error) === 404) return ABSENT;
       throw error;
     }
   }
@@ -75,6 +101,18 @@ export class KubeWorkloadReader implements WorkloadReader {
     if (list.metadata?._continue && counts.ready === 0) return undefined;
     return counts;
   }
+}
+
+const serviceKey = (query: WorkloadQuery): string => `${query.namespace}/${query.service}`;
+
+function podsFor(query: WorkloadQuery, service: ServiceSelector): PodPlan {
+  // Endpoints of a selector-less Service are managed by hand: pods say nothing about them.
+  if (service.manual) return {};
+  const selector = podSelector(query.labels, service.selector);
+  if (selector === 'conflict') return { summary: { source: 'pods', running: 0, ready: 0 } };
+  if (selector === undefined) return {};
+  const labelSelector = selectorString(selector);
+  return { labelSelector, podsKey: `${query.namespace}\n${labelSelector}` };
 }
 
 function remaining(deadlineMs: number): number {
@@ -92,6 +130,12 @@ class SharedReads<V> {
     private readonly maxEntries: number,
     private readonly now: () => number,
   ) {}
+
+  /** A fresh answer, without reading. */
+  peek(key: string): { value: V } | undefined {
+    const answer = this.answers.get(key);
+    return answer && this.now() - answer.readAtMs < this.ttlMs ? answer : undefined;
+  }
 
   get(key: string, readAfterMs: number, read: () => Promise<V>): Promise<V> {
     const now = this.now();
