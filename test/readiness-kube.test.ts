@@ -52,8 +52,8 @@ describe('readiness against the Kubernetes API', () => {
     await api.stop();
   });
 
-  const appWith = (options: { readiness?: Partial<ReadinessDeps>; settings?: Partial<RuleSettings>; cacheTtlMs?: number } = {}) => {
-    reader = new KubeWorkloadReader({ kubeConfig: api.kubeConfig(), cacheTtlMs: options.cacheTtlMs ?? 2_000 });
+  const appWith = (options: { readiness?: Partial<ReadinessDeps>; settings?: Partial<RuleSettings>; cacheTtlMs?: number; now?: () => number } = {}) => {
+    reader = new KubeWorkloadReader({ kubeConfig: api.kubeConfig(), cacheTtlMs: options.cacheTtlMs ?? 2_000, now: options.now });
     return buildApp({ store, settings: options.settings, overrides: { logger: log.logger, readiness: { reader, maxReads: 10, timeoutMs: 2_000, ...options.readiness } } }).app;
   };
   const validate = async (app: ReturnType<typeof appWith>, object: unknown): Promise<ReviewAnswer['response']> =>
@@ -144,6 +144,20 @@ describe('readiness against the Kubernetes API', () => {
     // Cached: another review reads nothing.
     await validate(app, route([['v2', 100]]));
     assert.equal(podLists(), 1);
+  });
+
+  it('answers are reused for the cache TTL and read again after it', async () => {
+    let nowMs = 1_000_000;
+    const app = appWith({ cacheTtlMs: 2_000, now: () => nowMs });
+    api.put('pods', pod('reviews-v2', { version: 'v2' }, false) as never);
+    assert.equal(readyWarnings(await validate(app, route([['v2', 100]]))).length, 1);
+    api.put('pods', pod('reviews-v2', { version: 'v2' }, true) as never);
+    nowMs += 1_999;
+    assert.equal(readyWarnings(await validate(app, route([['v2', 100]]))).length, 1, 'within the TTL: the cached count');
+    assert.equal(podLists(), 1);
+    nowMs += 1;
+    assert.equal(readyWarnings(await validate(app, route([['v2', 100]]))).length, 0, 'after it: read again');
+    assert.equal(podLists(), 2);
   });
 
   it('--max-ready-reads caps the subsets looked up per review', async () => {

@@ -66,6 +66,20 @@ describe('readinessQueries: which destinations are checked', () => {
     assert.deepEqual(queriesOf(object, 'shop', [...rules, local])[0]?.labels, { version: 'v2' });
   });
 
+  it('a store\'s frozen candidate list is memoised by identity: a new list (a changed rule) is seen, other namespaces select on their own', () => {
+    const object = vs([{ route: [dest('v2', 100, 'reviews.shop.svc.cluster.local')] }]);
+    const before = Object.freeze([destinationRule('shop', 'reviews', 'reviews', ['v2'])]);
+    const changed = destinationRule('shop', 'reviews', 'reviews', ['v2']);
+    changed.spec.subsets![0]!.labels = { track: 'canary' };
+    const after = Object.freeze([changed]);
+    assert.deepEqual(queriesOf(object, 'shop', before as DestinationRule[])[0]?.labels, { version: 'v2' });
+    assert.deepEqual(queriesOf(object, 'shop', after as DestinationRule[])[0]?.labels, { track: 'canary' });
+    assert.deepEqual(queriesOf(object, 'shop', before as DestinationRule[])[0]?.labels, { version: 'v2' });
+    const local = Object.freeze([...before, { ...destinationRule('front', 'local', 'reviews.shop.svc.cluster.local', ['v2']), spec: { host: 'reviews.shop.svc.cluster.local', subsets: [{ name: 'v2', labels: { lane: 'front' } }] } }]);
+    assert.deepEqual(queriesOf(object, 'front', local as DestinationRule[])[0]?.labels, { lane: 'front' });
+    assert.deepEqual(queriesOf(object, 'shop', local as DestinationRule[])[0]?.labels, { version: 'v2' });
+  });
+
   it('never throws on junk and stays linear on a wide object', () => {
     for (const junk of [null, 7, 'x', [], { spec: 1 }, { spec: { http: 'x' } }, { spec: { http: [null, { route: [null, 1, { destination: 'x' }] }] } }]) {
       assert.deepEqual(queriesOf(junk), []);
