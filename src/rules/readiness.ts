@@ -6,10 +6,11 @@
 // Deployments).
 //
 // Istio builds a subset's endpoints from the Service's endpoints filtered by
-// the subset's labels (pilot/pkg/serviceregistry/kube/controller/
-// endpointslice.go, `buildIstioEndpoints` + `subsetSelector.SubsetOf`), and
-// the Service's endpoints are the Ready pods its selector picks; so "no ready
-// pod matching subset labels ∪ Service selector" is exactly an empty cluster.
+// the subset's labels (pilot/pkg/xds/endpoints/endpoint_builder.go,
+// `BuildClusterLoadAssignment`: `b.subsetLabels.SubsetOf(ep.Labels)`), and a
+// Service's endpoints are the Ready pods its selector picks; so "no Ready pod
+// matching subset labels ∪ Service selector" is an empty cluster, which
+// Envoy answers with 503 `no healthy upstream`.
 import { readDeployment, discoverService } from './discovery.js';
 import { mergedSubsets, namespaceOfHost, resolveHost, selectDestinationRules } from './hosts.js';
 import { clip, singleLine, warningLine } from './text.js';
