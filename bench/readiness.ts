@@ -12,6 +12,14 @@ import { request as httpsRequest } from 'node:https';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { defaultRuleSettings } from '../src/rules/types.js';
+import type { AdmissionRequest } from '../src/server/admission.js';
+import type { AppDeps } from '../src/server/deps.js';
+import { createMetrics } from '../src/server/metrics.js';
+import { reviewVirtualService } from '../src/server/review-validate.js';
+import { connectKubeStore } from '../src/store/kube/kube-store.js';
+import { KubeWorkloadReader } from '../src/store/kube/workloads.js';
 import { ensureDevCertificates } from '../src/tls/dev-certs.js';
 import { FakeApiServer } from '../test/support/fake-apiserver.js';
 import type { AppServerArgs } from './app-server.js';
@@ -42,6 +50,8 @@ export interface ReadinessRow {
 
 export interface ReadinessBenchResult {
   rows: ReadinessRow[];
+  /** In-process CPU per review of reviewVirtualService (rules + readiness), check off and on (pods cached): the noise-free figure. */
+  inProcess: { offUs: number; onUs: number };
   /** req/s with the check on over req/s with it off: the median of the rounds' ratios. */
   ratio: number;
   /** Pod lists and Service reads the "on" webhook sent over the whole run. */
@@ -122,8 +132,10 @@ export async function runReadinessBench(options: ReadinessBenchOptions = {}): Pr
     const ratio = ratios.sort((x, y) => x - y)[Math.floor(ratios.length / 2)]!;
     const podLists = on.api.count({ path: '/pods' });
     const serviceReads = on.api.count({ path: '/services/' });
+    const inProcess = await inProcessCost(requests.map((request) => request.body));
     return {
       ratio,
+      inProcess,
       podLists,
       serviceReads,
       rows: [
@@ -132,12 +144,55 @@ export async function runReadinessBench(options: ReadinessBenchOptions = {}): Pr
           scenario: 'validate-allow, --ready-policy=warn (pods cached)', connections, rps: onResult.rps, p50Ms: onResult.p50, p99Ms: onResult.p99, cpuUsPerRequest: onResult.cpuUs, rpsRatio: ratio,
           note: `median of ${rounds} ABBA rounds' req/s ratios; ${podLists} pod lists and ${serviceReads} Service reads for ${Math.round(onResult.total).toLocaleString('en-US')} reviews (2 s cache)`,
         },
+        { scenario: 'reviewVirtualService in-process, check off', connections: 1, rps: 1e6 / inProcess.offUs, p50Ms: Number.NaN, p99Ms: Number.NaN, cpuUsPerRequest: inProcess.offUs, note: 'CPU µs per review, median of 12 alternating blocks of 20,000' },
+        { scenario: 'reviewVirtualService in-process, check on (pods cached)', connections: 1, rps: 1e6 / inProcess.onUs, p50Ms: Number.NaN, p99Ms: Number.NaN, cpuUsPerRequest: inProcess.onUs, rpsRatio: inProcess.offUs / inProcess.onUs, note: `+${(inProcess.onUs - inProcess.offUs).toFixed(1)} µs CPU per review` },
       ],
     };
   } finally {
     for (const server of servers) await stop(server.child);
     for (const api of apis) await api.stop();
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The review function alone (JSON.parse of the body included), in this
+ * process, against the real Kubernetes store and reader on a fake API server:
+ * CPU per review with the check off and on, alternating blocks, median.
+ * Free of the HTTP, TLS and machine noise that dominate the req/s figures.
+ */
+async function inProcessCost(bodies: string[]): Promise<{ offUs: number; onUs: number }> {
+  const api = new FakeApiServer();
+  for (const rule of destinationRules(4)) api.put('destinationrules', rule as never);
+  api.put('services', { metadata: { name: 'reviews', namespace: NAMESPACE }, spec: { selector: { app: 'reviews' } } });
+  for (const version of ['v1', 'v2', 'v3']) {
+    api.put('pods', { metadata: { name: `reviews-${version}`, namespace: NAMESPACE, labels: { app: 'reviews', version } }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+  }
+  await api.start();
+  const logger = pino({ level: 'silent' });
+  const store = await connectKubeStore({ kubeConfig: api.kubeConfig(), settings: defaultRuleSettings, logger });
+  const reader = new KubeWorkloadReader({ kubeConfig: api.kubeConfig(), cacheTtlMs: 2_000 });
+  try {
+    await store.waitForSync(10_000);
+    const off: AppDeps = { store, settings: defaultRuleSettings, logger, metrics: createMetrics(store, { processMetrics: false }), onSubsetError: 'deny', subsetWriteTimeoutMs: 3_000, maxBodyBytes: 10 * 1024 * 1024, isShuttingDown: () => false };
+    const on: AppDeps = { ...off, readiness: { reader, maxReads: 10, timeoutMs: 1_500 } };
+    const samples = { off: [] as number[], on: [] as number[] };
+    for (let block = 0; block < 12; block++) {
+      for (const name of block % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        const deps = name === 'on' ? on : off;
+        const reviews = 20_000;
+        const before = process.cpuUsage();
+        for (let i = 0; i < reviews; i++) await reviewVirtualService((JSON.parse(bodies[i % bodies.length]!) as { request: AdmissionRequest }).request, deps);
+        const used = process.cpuUsage(before);
+        samples[name].push((used.user + used.system) / reviews);
+      }
+    }
+    const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    return { offUs: median(samples.off), onUs: median(samples.on) };
+  } finally {
+    reader.close();
+    await store.close();
+    await api.stop();
   }
 }
 
@@ -245,7 +300,7 @@ function kubeconfigYaml(server: string): string {
 
 /** The rows as a Markdown table. */
 export function readinessTable(result: ReadinessBenchResult): string {
-  const fmt = (value: number, digits = 2): string => value.toFixed(digits);
+  const fmt = (value: number, digits = 2): string => (Number.isNaN(value) ? '' : value.toFixed(digits));
   return [
     '| scenario | conns | req/s | p50 ms | p99 ms | CPU µs/req | × off req/s | notes |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
@@ -256,4 +311,5 @@ export function readinessTable(result: ReadinessBenchResult): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const result = await runReadinessBench({ rounds: Number(process.env.BENCH_ROUNDS ?? 3), durationSec: Number(process.env.BENCH_DURATION ?? 2) });
   process.stdout.write(`${readinessTable(result)}\n\n${result.ratio >= 0.9 ? 'MET    ' : 'NOT MET'}  readiness check on ≥ 0.9× off (validate-allow @10): ${result.ratio.toFixed(3)}×\n`);
+  process.stdout.write(`in-process: ${result.inProcess.offUs.toFixed(1)} µs → ${result.inProcess.onUs.toFixed(1)} µs CPU per review\n`);
 }

@@ -9,7 +9,7 @@ import { connectKubeStore, type KubeStore } from '../src/store/kube/kube-store.j
 import { KubeWorkloadReader } from '../src/store/kube/workloads.js';
 import { buildApp, review, type ReviewAnswer } from './support/app-harness.js';
 import { FakeApiServer } from './support/fake-apiserver.js';
-import { memoryLogger, rule, settings } from './support/kube-fixtures.js';
+import { memoryLogger, rule, settings, waitFor } from './support/kube-fixtures.js';
 
 const route = (entries: Array<[string, number | undefined, string?]>, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   apiVersion: 'networking.istio.io/v1',
@@ -146,7 +146,7 @@ describe('readiness against the Kubernetes API', () => {
     assert.equal(podLists(), 1);
   });
 
-  it('answers are reused for the cache TTL and read again after it', async () => {
+  it('answers are reused for the cache TTL, refreshed in the background after it, and read again once long stale', async () => {
     let nowMs = 1_000_000;
     const app = appWith({ cacheTtlMs: 2_000, now: () => nowMs });
     api.put('pods', pod('reviews-v2', { version: 'v2' }, false) as never);
@@ -156,8 +156,23 @@ describe('readiness against the Kubernetes API', () => {
     assert.equal(readyWarnings(await validate(app, route([['v2', 100]]))).length, 1, 'within the TTL: the cached count');
     assert.equal(podLists(), 1);
     nowMs += 1;
-    assert.equal(readyWarnings(await validate(app, route([['v2', 100]]))).length, 0, 'after it: read again');
+    // Past the TTL: this review still answers from the cache, and one refresh goes out.
+    assert.equal(readyWarnings(await validate(app, route([['v2', 100]]))).length, 1);
+    await waitFor('the background refresh', () => api.requests.filter((r) => r.path.endsWith('/pods') && r.status === 200).length === 2);
+    // The answer is stored once the client has parsed the response: a few reviews may still see the old one.
+    let warnings = 1;
+    for (let attempt = 0; attempt < 100 && warnings > 0; attempt++) {
+      warnings = readyWarnings(await validate(app, route([['v2', 100]]))).length;
+      if (warnings > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(warnings, 0, 'the refreshed count');
     assert.equal(podLists(), 2);
+
+    // Long stale (sparse traffic): the review reads and waits.
+    api.put('pods', pod('reviews-v2', { version: 'v2' }, false) as never);
+    nowMs += 10_000;
+    assert.equal(readyWarnings(await validate(app, route([['v2', 100]]))).length, 1);
+    assert.equal(podLists(), 3);
   });
 
   it('--max-ready-reads caps the subsets looked up per review', async () => {

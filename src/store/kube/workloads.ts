@@ -21,7 +21,17 @@ export interface KubeWorkloadOptions {
   maxEntries?: number;
   /** Injectable clock for tests of expiry. */
   now?: () => number;
+  /** Deadline of a background refresh (below); default 1,500 ms, the review budget's default. */
+  refreshTimeoutMs?: number;
 }
+
+/**
+ * An answer past its TTL but younger than this many TTLs is still used by a
+ * review while one background read refreshes it: under steady traffic no
+ * review waits for the API server, and no answer is older than the TTL plus
+ * one read. Past it (sparse traffic), a review reads and waits.
+ */
+const STALE_TTLS = 3;
 
 /** What the Service GET said: its selector, none (404), or endpoints managed by hand (a Service without selector). */
 type ServiceSelector = { selector: Record<string, string> | undefined; manual: boolean };
@@ -42,6 +52,7 @@ export class KubeWorkloadReader implements WorkloadReader {
    * review builds no selector string.
    */
   private readonly plans = new WeakMap<object, WeakMap<ServiceSelector, PodPlan>>();
+  private readonly refreshTimeoutMs: number;
 
   constructor(options: KubeWorkloadOptions) {
     this.api = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -49,6 +60,7 @@ export class KubeWorkloadReader implements WorkloadReader {
     const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.services = new SharedReads(options.cacheTtlMs, maxEntries, now);
     this.pods = new SharedReads(options.cacheTtlMs, maxEntries, now);
+    this.refreshTimeoutMs = options.refreshTimeoutMs ?? 1_500;
   }
 
   async summary(query: WorkloadQuery, options: WorkloadReadOptions): Promise<WorkloadSummary | undefined> {
@@ -62,11 +74,12 @@ export class KubeWorkloadReader implements WorkloadReader {
   }
 
   cached(query: WorkloadQuery): { summary: WorkloadSummary | undefined } | undefined {
-    const service = this.services.peek(serviceKey(query));
+    const service = this.services.peek(serviceKey(query), () => this.readService(query.namespace, query.service, Date.now() + this.refreshTimeoutMs));
     if (!service) return undefined;
     const pods = this.plan(query, service.value);
     if (pods.summary !== undefined || pods.labelSelector === undefined) return { summary: pods.summary };
-    const counts = this.pods.peek(pods.podsKey!);
+    const labelSelector = pods.labelSelector;
+    const counts = this.pods.peek(pods.podsKey!, () => this.listPods(query.namespace, labelSelector, Date.now() + this.refreshTimeoutMs));
     if (!counts) return undefined;
     return { summary: counts.value && { source: 'pods', ...counts.value } };
   }
@@ -131,10 +144,16 @@ class SharedReads<V> {
     private readonly now: () => number,
   ) {}
 
-  /** A fresh answer, without reading. */
-  peek(key: string): { value: V } | undefined {
+  /** An answer without waiting: fresh, or stale within STALE_TTLS while `refresh` (one in flight per key) replaces it. */
+  peek(key: string, refresh: () => Promise<V>): { value: V } | undefined {
     const answer = this.answers.get(key);
-    return answer && this.now() - answer.readAtMs < this.ttlMs ? answer : undefined;
+    if (!answer) return undefined;
+    const ageMs = this.now() - answer.readAtMs;
+    if (ageMs < this.ttlMs) return answer;
+    if (ageMs >= this.ttlMs * STALE_TTLS) return undefined;
+    // A failed refresh leaves the stale answer until it ages out; the next review tries again.
+    if (!this.inFlight.has(key)) this.get(key, -Infinity, refresh).catch(() => undefined);
+    return answer;
   }
 
   get(key: string, readAfterMs: number, read: () => Promise<V>): Promise<V> {
