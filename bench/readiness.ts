@@ -4,6 +4,10 @@
 // default 2 s TTL) and one with --ready-policy=off, measured in alternating
 // rounds in the same run. Target: "on" within 10% of "off".
 //
+// BENCH_READY_AA=1 (both servers off) and BENCH_READY_BB=1 (both on) measure
+// the noise floor of the pairing: on this shared machine A/A gave 1.20× and
+// B/B 1.01×.
+//
 // `runReadinessBench()` returns rows for bench/run.ts; run directly
 // (`npm run build && node dist/bench/readiness.js`) it prints its own table.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -98,7 +102,7 @@ export async function runReadinessBench(options: ReadinessBenchOptions = {}): Pr
       servers.push(server);
       return { ...server, api };
     };
-    const off = await start('ready-off', 'off');
+    const off = await start('ready-off', process.env.BENCH_READY_BB === '1' ? 'warn' : 'off');
     const on = await start('ready-on', process.env.BENCH_READY_AA === '1' ? 'off' : 'warn');
     const requests = [
       { path: '/validate', body: JSON.stringify(virtualServiceReview('bench-ready-create', 'CREATE', false)) },
