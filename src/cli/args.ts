@@ -2,7 +2,9 @@
 // with the rule-setting flags named as `serve` names them, so one set of
 // values configures the webhook and the CI check alike.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultRuleSettings, type RuleSettings } from '../rules/types.js';
+import { defaultRuleSettings, type RuleSettings, type WeightPolicy } from '../rules/types.js';
+import { WEIGHT_POLICIES } from '../rules/weights.js';
+import { isValidLabelValue } from '../rules/names.js';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -19,6 +21,8 @@ export const commonFlags = {
   'version-annotation': { type: 'string' },
   'service-annotation': { type: 'string' },
   'inject-mode': { type: 'string' },
+  'weight-policy': { type: 'string' },
+  'istio-revision': { type: 'string' },
 } as const satisfies OptionsConfig;
 
 export const settingsHelp = `Rule settings (same names and defaults as for serve):
@@ -27,7 +31,9 @@ export const settingsHelp = `Rule settings (same names and defaults as for serve
       --opt-in-label KEY      Deployment label that opts in (default "${defaultRuleSettings.optInLabel}")
       --version-annotation K  version annotation (default "${defaultRuleSettings.versionAnnotation}")
       --service-annotation K  service annotation (default "${defaultRuleSettings.serviceAnnotation}")
-      --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")`;
+      --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")
+      --weight-policy P       route weights: sum-100 or proportional (default "${defaultRuleSettings.weightPolicy}")
+      --istio-revision REV    label pod templates istio.io/rev=REV instead (revision-only Istio)`;
 
 export function parseFlags<T extends OptionsConfig>(args: readonly string[], options: T) {
   // Paths may also come without -f (`check a.yaml b/`), as istioctl analyze takes them.
@@ -48,6 +54,8 @@ interface CommonValues {
   'version-annotation'?: string;
   'service-annotation'?: string;
   'inject-mode'?: string;
+  'weight-policy'?: string;
+  'istio-revision'?: string;
 }
 
 export function pathsFrom(values: CommonValues, positionals: readonly string[]): string[] {
@@ -64,6 +72,13 @@ export function namespaceFrom(values: CommonValues): string {
   return namespace;
 }
 
+function revisionFrom(raw: string | undefined): string | undefined {
+  if (raw !== undefined && !isValidLabelValue(raw)) {
+    throw new UsageError(`--istio-revision must be a label value (alphanumerics, -_. inside, at most 63), got ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+  return raw;
+}
+
 export function settingsFrom(values: CommonValues): RuleSettings {
   const injectMode = values['inject-mode'] ?? defaultRuleSettings.injectMode;
   if (injectMode !== 'label' && injectMode !== 'annotation' && injectMode !== 'both') {
@@ -71,11 +86,22 @@ export function settingsFrom(values: CommonValues): RuleSettings {
   }
   return {
     ...defaultRuleSettings,
+    weightPolicy: weightPolicyFrom(values['weight-policy']),
     clusterDomain: values['cluster-domain'] ?? defaultRuleSettings.clusterDomain,
     rootNamespace: values['root-namespace'] ?? defaultRuleSettings.rootNamespace,
     optInLabel: values['opt-in-label'] ?? defaultRuleSettings.optInLabel,
     versionAnnotation: values['version-annotation'] ?? defaultRuleSettings.versionAnnotation,
     serviceAnnotation: values['service-annotation'] ?? defaultRuleSettings.serviceAnnotation,
     injectMode,
+    istioRevision: revisionFrom(values['istio-revision']),
   };
+}
+
+/** Shared with `policy`, which takes only this one rule setting. */
+export function weightPolicyFrom(raw: string | undefined): WeightPolicy {
+  const policy = raw ?? defaultRuleSettings.weightPolicy;
+  if (!(WEIGHT_POLICIES as readonly string[]).includes(policy)) {
+    throw new UsageError(`--weight-policy must be ${WEIGHT_POLICIES.join(' or ')}, got "${policy}"`);
+  }
+  return policy as WeightPolicy;
 }

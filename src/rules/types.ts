@@ -42,9 +42,19 @@ export interface RuleSettings {
   managedByValue: string;
   /** Where sidecar injection is switched on: pod template label, annotation, or both. */
   injectMode: 'label' | 'annotation' | 'both';
+  /** SPEC §3: `sum-100` (every guide's rule) or `proportional` (Istio >= 1.15's runtime). */
+  weightPolicy: WeightPolicy;
+  /**
+   * `--istio-revision`: the pod template gets `istio.io/rev: <revision>`
+   * instead of `sidecar.istio.io/inject` (revision-only installs ignore the
+   * latter). Undefined: no revision label.
+   */
+  istioRevision?: string;
   /** SPEC §10: a routed subset with no ready pod is warned about, denied, or not looked at. */
   readyPolicy: 'warn' | 'deny' | 'off';
 }
+
+export type WeightPolicy = 'sum-100' | 'proportional';
 
 export const defaultRuleSettings: RuleSettings = Object.freeze({
   clusterDomain: 'cluster.local',
@@ -55,6 +65,8 @@ export const defaultRuleSettings: RuleSettings = Object.freeze({
   managedByLabel: 'app.kubernetes.io/managed-by',
   managedByValue: 'canary-webhook',
   injectMode: 'both',
+  weightPolicy: 'sum-100',
+  istioRevision: undefined,
   readyPolicy: 'warn',
 });
 
@@ -81,6 +93,8 @@ export interface MutationContext {
   /** The stored object on UPDATE. */
   oldObject?: unknown;
   settings: RuleSettings;
+  /** Labels of the Deployment's namespace (SPEC §2: the mesh decides how injection is spelled); undefined reads as unlabelled. */
+  namespaceLabels?: Readonly<Record<string, string>>;
 }
 
 /** What to do to the namespace's DestinationRules so the subset exists. */
@@ -94,7 +108,7 @@ export interface Problem {
   path: string;
   message: string;
   /** Missing-subset problems are the only ones a fresher read can cure. */
-  kind: 'shape' | 'weight' | 'subset' | 'ready';
+  kind: 'shape' | 'weight' | 'subset' | 'host' | 'ready';
 }
 
 export interface ValidationResult {

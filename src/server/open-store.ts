@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ServeConfig } from '../config.js';
 import { isDeployment, isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
 import { loadManifests } from '../manifests/load.js';
+import { namespaceLabelsOf } from '../manifests/namespaces.js';
 import { toObjects, type ManifestObject } from '../manifests/objects.js';
 import type { DestinationRule } from '../rules/types.js';
 import { loadKubeConfig } from '../store/kube/config.js';
@@ -18,15 +19,23 @@ import type { WebhookMetrics } from './metrics.js';
 export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean; workloads: WorkloadReader }> {
   const kube = config.standalone ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
   if (kube === undefined) {
-    const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : { rules: [], deployments: [] };
+    const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : { rules: [], namespaces: new Map(), deployments: [] };
     logger.info(
-      { mode: 'standalone', reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig', seedDestinationRules: seed.rules.length, seedDeployments: seed.deployments.length },
+      {
+        mode: 'standalone',
+        reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig',
+        seedDestinationRules: seed.rules.length,
+        seedNamespaces: seed.namespaces.size,
+        seedDeployments: seed.deployments.length,
+      },
       'DestinationRules live in memory (standalone mode)',
     );
+    const store = new MemoryStore(config.settings, seed.rules);
+    for (const [name, labels] of seed.namespaces) store.putNamespace(name, labels);
     // Seeded Deployments are what already runs: the readiness check counts them as it counts admitted ones.
     const workloads = new MemoryWorkloads(config.settings);
     for (const item of seed.deployments) workloads.admitted(item.object, item.namespace ?? 'default');
-    return { store: new MemoryStore(config.settings, seed.rules), standalone: true, workloads };
+    return { store, standalone: true, workloads };
   }
   if (config.seedDir) logger.warn({ seedDir: config.seedDir }, '--seed-dir applies to standalone mode only; ignored');
   const server = kube.kubeConfig.getCurrentCluster()?.server;
@@ -41,9 +50,21 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
   return { store, standalone: false, workloads: new KubeWorkloadReader({ kubeConfig: kube.kubeConfig, cacheTtlMs: config.readyCacheTtlMs }) };
 }
 
-async function loadSeed(seedDir: string, logger: Logger): Promise<{ rules: DestinationRule[]; deployments: ManifestObject[] }> {
+interface Seed {
+  rules: DestinationRule[];
+  /** Namespace documents' labels: injection follows them (SPEC §2). */
+  namespaces: Map<string, Readonly<Record<string, string>>>;
+  /** Deployments: what already runs, for the readiness check (docs/readiness.md). */
+  deployments: ManifestObject[];
+}
+
+async function loadSeed(seedDir: string, logger: Logger): Promise<Seed> {
   const loaded = await loadManifests([seedDir], { stdin: (async function* () {})(), cwd: process.cwd() });
   const { objects, errors } = toObjects(loaded.documents);
   for (const error of [...loaded.errors, ...errors]) logger.warn({ file: error.file, line: error.line }, `seed manifest skipped: ${error.message}`);
-  return { rules: objects.filter(isDestinationRule).flatMap((item) => toDestinationRule(item, 'default') ?? []), deployments: objects.filter(isDeployment) };
+  return {
+    rules: objects.filter(isDestinationRule).flatMap((item) => toDestinationRule(item, 'default') ?? []),
+    namespaces: namespaceLabelsOf(objects),
+    deployments: objects.filter(isDeployment),
+  };
 }
