@@ -19,6 +19,7 @@ import { NAMESPACE, deploymentCreate, deploymentUpdate, destinationRules, virtua
 import type { LoadConfig, LoadRequest, LoadResult } from './load.js';
 import type { AppServerArgs } from './app-server.js';
 import type { GuardRow } from './guard.js';
+import { runReadinessBench } from './readiness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: dist/bench → ../.., bench (tsx) → .. */
@@ -383,6 +384,15 @@ async function main(): Promise<void> {
   }
   await stopServer(app);
   await api?.stop();
+
+  // The readiness check's cost (bench/readiness.ts): validate-allow @10, check on (pods cached) vs off.
+  if (kubeStoreAvailable && (!SCENARIOS || SCENARIOS.includes('readiness'))) {
+    const ready = await runReadinessBench({ rounds: ROUNDS, durationSec: DURATION, warmupSec: WARMUP });
+    for (const r of ready.rows) rows.push({ scenario: r.scenario, connections: String(r.connections), rps: r.rps, p50: r.p50Ms, p99: r.p99Ms, cpuUs: r.cpuUsPerRequest, note: [r.rpsRatio === undefined ? '' : `${fmt(r.rpsRatio)}× off req/s`, r.note].filter(Boolean).join('; ') });
+    checks.push({ target: 'validate-allow @10 with the readiness check on (pods cached) ≥ 0.9× off', measured: `${fmt(ready.ratio, 3)}×`, met: ready.ratio >= 0.9 });
+    notes.push(`Readiness check (bench/readiness.ts): in-process CPU per review ${fmt(ready.inProcess.offUs, 1)} µs off, ${fmt(ready.inProcess.onUs, 1)} µs on (pods cached); the HTTP req/s ratio is the median of ABBA rounds and moves with the machine's noise.`);
+    log(`readiness: on/off ${fmt(ready.ratio, 3)}× req/s, ${ready.podLists} pod lists, in-process ${fmt(ready.inProcess.offUs, 1)} → ${fmt(ready.inProcess.onUs, 1)} µs/review`);
+  }
 
   // Pure rules, in-process on one core.
   {

@@ -123,6 +123,9 @@ const expectedRbac = [
   ['networking.istio.io', 'virtualservices', ['get', 'list', 'watch']],
   ['', 'namespaces', ['get', 'list', 'watch']],
   ['apps', 'deployments', ['list']],
+  // Readiness (SPEC §10): label-selected pod lists and the Service's selector; no watch, no writes.
+  ['', 'pods', ['list']],
+  ['', 'services', ['get']],
 ] as const;
 
 function permissionSet(rules: PolicyRule[]): string[] {
@@ -291,7 +294,7 @@ describe('deploy/base', () => {
     }
   });
 
-  test('RBAC grants exactly the DestinationRule and VirtualService verbs, to the Deployment\'s ServiceAccount', () => {
+  test('RBAC grants exactly the DestinationRule, VirtualService, pod list and Service get verbs, to the Deployment\'s ServiceAccount', () => {
     const role = find<{ rules: PolicyRule[] }>(base, 'ClusterRole', 'canary-webhook');
     assert.equal(base.filter((manifest) => manifest.kind === 'Role' || manifest.kind === 'ClusterRole').length, 1);
     const expected = permissionSet(expectedRbac.map(([group, resource, verbs]) => ({ apiGroups: [group], resources: [resource], verbs: [...verbs] })));

@@ -9,6 +9,7 @@ import { isDeployment, isDestinationRule, isVirtualService, toDestinationRule } 
 import { namespaceLabelsOf } from '../manifests/namespaces.js';
 import type { DestinationRuleSet } from './rule-set.js';
 import { breakageFindings, type ClusterState } from './check-guard.js';
+import { InputWorkloads, isService } from './check-readiness.js';
 
 export interface CheckOptions {
   /** Namespace of objects that name none. */
@@ -58,6 +59,8 @@ export function checkObjects(
     }
   }
 
+  const workloads = new InputWorkloads(options.settings);
+  for (const item of objects.filter(isService)) workloads.addService(item, item.namespace ?? options.namespace);
   // Canary Deployments first: in the cluster their subsets exist before any
   // VirtualService routes to them, because the webhook adds them on admission.
   // SPEC §2: offline mode reads Namespace objects from its input.
@@ -65,6 +68,7 @@ export function checkObjects(
   for (const item of objects.filter(isDeployment)) {
     const namespace = item.namespace ?? options.namespace;
     const outcome = mutateDeployment(item.object, { operation: 'CREATE', namespace, settings: options.settings, namespaceLabels: namespaces.get(namespace) });
+    if (outcome.kind !== 'deny') workloads.addDeployment(outcome.kind === 'mutate' ? outcome.mutated : item.object, namespace);
     if (outcome.kind === 'skip') continue;
     counts.canaryDeployments++;
     if (outcome.kind === 'deny') {
@@ -84,6 +88,12 @@ export function checkObjects(
     counts.virtualServices++;
     const namespace = item.namespace ?? options.namespace;
     const result = validateVirtualService(item.object, all, { namespace, settings: options.settings });
+    // SPEC §10 for an object that is otherwise admitted, as the webhook does.
+    if (result.problems.length === 0) {
+      const ready = workloads.findings(item.object, namespace, all);
+      result.problems.push(...ready.problems);
+      result.warnings.push(...ready.warnings);
+    }
     for (const problem of result.problems) report(item, 'error', problem.path, problem.message);
     for (const warning of result.warnings) {
       const { path, message } = splitPath(warning);

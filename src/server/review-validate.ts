@@ -6,11 +6,13 @@ import { formatProblems, namespacesToRefresh, validateVirtualService } from '../
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { recordAdmitted } from './record-admitted.js';
+import { checkReadiness } from './review-ready.js';
 import { refreshNamespacesShared } from './review-refresh.js';
 
 const virtualService = { group: 'networking.istio.io', kind: 'VirtualService', resource: 'virtualservices' };
 
 export async function reviewVirtualService(request: AdmissionRequest, deps: AppDeps): Promise<AdmissionVerdict> {
+  const startedMs = Date.now();
   const subject = reviewSubject(request, virtualService);
   if ('verdict' in subject) return subject.verdict;
   const { object } = subject;
@@ -30,7 +32,10 @@ export async function reviewVirtualService(request: AdmissionRequest, deps: AppD
   if (result.problems.length > 0) {
     return { allowed: false, message: formatProblems(result.problems), warnings: result.warnings };
   }
-  const warnings = [...result.warnings, ...claimWarnings(request, object, ctx.namespace, deps)];
+  // SPEC §10, only for an object that is otherwise admitted.
+  const ready = await checkReadiness(object, ctx.namespace, request.uid, startedMs, deps);
+  const warnings = [...result.warnings, ...claimWarnings(request, object, ctx.namespace, deps), ...ready.warnings];
+  if (ready.problems.length > 0) return { allowed: false, message: formatProblems(ready.problems), warnings };
   recordAdmitted(deps, request, 'VirtualService', ctx.namespace, object);
   return { allowed: true, warnings };
 }

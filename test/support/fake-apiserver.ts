@@ -2,13 +2,15 @@
 // @kubernetes/client-node talks to it over plain HTTP on 127.0.0.1. It serves
 // discovery for networking.istio.io and any of its resources (destinationrules,
 // virtualservices, ...) in one namespace or across all: list, watch, get,
-// create, JSON Patch / merge patch, update, delete. Tests inject faults
+// create, JSON Patch / merge patch, update, delete; and core v1 Pods and
+// Services (get, label-selected list: fake-core.ts). Tests inject faults
 // (latency, N × 409/500, dropped or silent watches, compaction → 410, the
 // server going down) and read back every request it received.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { apiVersionOf, clusterScoped, FakeObjects, GROUP, kindOf, statusBody, type Obj, type Result } from './fake-objects.js';
+import { routeCore } from './fake-core.js';
 import { WatchHub } from './fake-watch.js';
 
 export interface RecordedRequest {
@@ -167,6 +169,7 @@ export class FakeApiServer {
       if (plural !== 'deployments' || parts.length > (namespaced ? 7 : 4)) return notFound;
       return this.resource(req, res, url, isWatch, body, record, { plural, version: 'v1', namespace: namespaced ? parts[4] : undefined, name: namespaced ? parts[6] : undefined });
     }
+    if (parts[0] === 'api') return routeCore(this.objects, req.method ?? 'GET', parts, url);
     if (parts[0] !== 'apis') return notFound;
     const served = this.servedVersions;
     const group = { kind: 'APIGroup', apiVersion: 'v1', name: GROUP, versions: served.map((version) => ({ groupVersion: `${GROUP}/${version}`, version })), preferredVersion: served[0] && { groupVersion: `${GROUP}/${served[0]}`, version: served[0] } };
