@@ -7,7 +7,7 @@ import type { RuleSettings } from '../rules/types.js';
 import { commonFlags, namespaceFrom, parseFlags, pathsFrom, settingsFrom, settingsHelp, UsageError } from './args.js';
 import { checkObjects, type CheckCounts } from './check-objects.js';
 import { clusterDestinationRules } from './cluster.js';
-import { findingFromInputError, formatFinding, formatInputError, plural, type Finding } from './findings.js';
+import { findingFromInputError, formatFinding, formatGithub, formatInputError, formatSkipped, plural, type Finding } from './findings.js';
 import type { CliIo } from './io.js';
 import { DestinationRuleSet } from './rule-set.js';
 
@@ -20,15 +20,19 @@ also by one in the cluster). Canary Deployments (label
 canary-webhook/enabled: "true") are checked as the webhook would admit them,
 and the subsets it would add for them count as defined.
 
-Prints one line per problem:
-  FILE:DOC: Kind namespace/name: spec.http[0].route: message
-  FILE:DOC: warning: Kind namespace/name: path: message
-where DOC is the 1-based document number in FILE, then a summary line.
+Prints one line per problem, at the line and column of the node:
+  FILE:LINE:COL: Kind namespace/name: spec.http[0].route: message
+  FILE:LINE:COL: warning: Kind namespace/name: path: message
+then a summary line. Folders are read recursively, skipping node_modules and
+hidden folders; documents that are not Kubernetes objects (no apiVersion and
+kind: a Helm values.yaml, a CI workflow) are skipped with a note on stderr.
 
 Flags:
   -f, --filename PATH     file, folder (read recursively) or - for stdin; repeatable
   -n, --namespace NS      namespace of objects that name none (default "default")
-  -o, --output FORMAT     text (default) or json (an array of findings)
+  -o, --output FORMAT     text (default), json (an array of findings) or
+                          github (GitHub Actions annotations on the pull request)
+      --strict            documents that are not Kubernetes objects are input errors
       --cluster           also use the DestinationRules in the cluster
       --kubeconfig FILE   kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)
   -h, --help              show this help
@@ -40,19 +44,25 @@ be denied, 2 input could not be read or parsed (or bad flags).
 Examples:
   canary-webhook check -f k8s/ -f istio/destination-rules.yaml
   kustomize build overlays/prod | canary-webhook check -f - -o json
+  canary-webhook check -f deploy/ -o github     # in a GitHub Actions step
 `;
 
 const checkFlags = {
   ...commonFlags,
   output: { type: 'string', short: 'o' },
+  strict: { type: 'boolean' },
   cluster: { type: 'boolean' },
   kubeconfig: { type: 'string' },
 } as const;
 
+const outputs = ['text', 'json', 'github'] as const;
+type Output = (typeof outputs)[number];
+
 interface CheckRun {
   paths: string[];
   namespace: string;
-  output: 'text' | 'json';
+  output: Output;
+  strict: boolean;
   cluster: boolean;
   kubeconfig: string | undefined;
   settings: RuleSettings;
@@ -67,12 +77,13 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
       return 0;
     }
     const output = values.output ?? 'text';
-    if (output !== 'text' && output !== 'json') throw new UsageError(`--output must be text or json, got "${output}"`);
+    if (!isOutput(output)) throw new UsageError(`--output must be text, json or github, got "${output}"`);
     if (values.kubeconfig !== undefined && !values.cluster) throw new UsageError('--kubeconfig only makes sense with --cluster');
     run = {
       paths: pathsFrom(values, positionals),
       namespace: namespaceFrom(values),
       output,
+      strict: values.strict ?? false,
       cluster: values.cluster ?? false,
       kubeconfig: values.kubeconfig,
       settings: settingsFrom(values),
@@ -87,8 +98,13 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
 
 async function check(run: CheckRun, io: CliIo): Promise<number> {
   const input = await loadManifests(run.paths, io);
-  const { objects, errors } = toObjects(input.documents);
+  const { objects, errors, skipped } = toObjects(input.documents);
   const inputErrors: InputError[] = [...input.errors, ...errors];
+  if (run.strict) {
+    inputErrors.push(...skipped.map((note) => ({ ...note, column: 1, message: note.message.replace(/; skipped$/, ' (--strict)') })));
+  } else {
+    for (const note of skipped) io.stderr.write(`${formatSkipped(note)}\n`);
+  }
   const rules = new DestinationRuleSet(run.settings);
   if (run.cluster) {
     try {
@@ -103,7 +119,11 @@ async function check(run: CheckRun, io: CliIo): Promise<number> {
   if (run.output === 'json') {
     io.stdout.write(`${JSON.stringify([...inputErrors.map(findingFromInputError), ...findings], null, 2)}\n`);
   } else {
-    for (const finding of findings) io.stdout.write(`${formatFinding(finding)}\n`);
+    if (run.output === 'github') {
+      for (const finding of [...inputErrors.map(findingFromInputError), ...findings]) io.stdout.write(`${formatGithub(finding)}\n`);
+    } else {
+      for (const finding of findings) io.stdout.write(`${formatFinding(finding)}\n`);
+    }
     const documents = input.documents.filter((document) => document.value !== null).length;
     io.stdout.write(`${summary(findings, counts, inputErrors.length, documents, input.files)}\n`);
   }
@@ -118,4 +138,8 @@ function summary(findings: readonly Finding[], counts: CheckCounts, unreadable: 
   return `${verdict.join(', ')}: checked ${plural(counts.virtualServices, 'VirtualService')} and ` +
     `${plural(counts.canaryDeployments, 'canary Deployment')} against ${plural(counts.destinationRules, 'DestinationRule')} ` +
     `(${plural(documents, 'document')} in ${plural(files, 'file')})`;
+}
+
+function isOutput(value: string): value is Output {
+  return (outputs as readonly string[]).includes(value);
 }

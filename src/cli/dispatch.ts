@@ -11,7 +11,7 @@ Usage:
   canary-webhook check -f PATH... [flags]  check manifests offline, as the webhook would (CI)
   canary-webhook inject -f PATH... [flags] print manifests as the webhook would change them
   canary-webhook help [COMMAND]            show help for a command
-  canary-webhook --version                 print the version
+  canary-webhook --version                 print the version (also -v)
 
 Examples:
   canary-webhook serve --standalone --seed-dir examples/seed
@@ -33,11 +33,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     case '-h':
       return help(rest[0], io);
     case '--version':
+    case '-v':
     case 'version':
       io.stdout.write(`${await version()}\n`);
       return 0;
+    case undefined:
+      io.stderr.write(`canary-webhook: no command given\n\n${mainHelp}`);
+      return 2;
     default:
-      io.stderr.write(`${command === undefined ? 'canary-webhook: no command given' : `canary-webhook: unknown command "${command}"`}\n\n${mainHelp}`);
+      // One line and where to look, not a screen of help above the mistake.
+      io.stderr.write(`canary-webhook: unknown ${command.startsWith('-') ? 'flag' : 'command'} "${command}"\nRun 'canary-webhook --help' for usage.\n`);
       return 2;
   }
 }
@@ -46,7 +51,7 @@ async function help(topic: string | undefined, io: CliIo): Promise<number> {
   if (topic === 'serve') return serve(['--help'], io);
   const text = topic === undefined ? mainHelp : { check: checkHelp, inject: injectHelp }[topic];
   if (text === undefined) {
-    io.stderr.write(`canary-webhook: no help for unknown command "${topic}"\n\n${mainHelp}`);
+    io.stderr.write(`canary-webhook: no help for unknown command "${topic}"\nRun 'canary-webhook --help' for usage.\n`);
     return 2;
   }
   io.stdout.write(text);

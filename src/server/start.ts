@@ -27,7 +27,7 @@ export async function startServer(argv: readonly string[]): Promise<StartedServe
     config = parseServeConfig(argv);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`canary-webhook serve: ${error.message}\n\n${serveUsage()}`);
+    process.stderr.write(`canary-webhook serve: ${error.message}\nRun 'canary-webhook serve --help' for usage.\n`);
     process.exitCode = 2;
     return undefined;
   }
