@@ -93,9 +93,29 @@ function find<T>(manifests: Manifest[], kind: string, name?: string): T & Manife
   return found[0] as unknown as T & Manifest;
 }
 
+const warnSuffix = '/warn';
+const enforcementLabel = 'canary-webhook/enforcement';
+
+/** The enforcing entry of a webhook configuration that holds one webhook (and its warn-mode twin). */
 function onlyWebhook(configuration: WebhookConfiguration): Webhook {
-  assert.equal(configuration.webhooks.length, 1);
-  return configuration.webhooks[0]!;
+  assert.equal(configuration.webhooks.length, 2, 'one webhook: an enforcing entry and its warn-mode twin');
+  const enforcing = configuration.webhooks.filter((webhook) => !webhook.clientConfig.service?.path.endsWith(warnSuffix));
+  assert.equal(enforcing.length, 1);
+  return enforcing[0]!;
+}
+
+/** What the API server does with a namespaceSelector of matchExpressions (In, NotIn, Exists, DoesNotExist). */
+function selects(selector: Webhook['namespaceSelector'], labels: Record<string, string>): boolean {
+  return (selector?.matchExpressions ?? []).every(({ key, operator, values }) => {
+    const value = labels[key];
+    switch (operator) {
+      case 'In': return value !== undefined && values.includes(value);
+      case 'NotIn': return value === undefined || !values.includes(value);
+      case 'Exists': return value !== undefined;
+      case 'DoesNotExist': return value === undefined;
+      default: throw new Error(`unknown operator ${operator}`);
+    }
+  });
 }
 
 /** A probe or Service port given by name resolves through the container's ports. */
@@ -296,7 +316,10 @@ describe('deploy/base', () => {
     assert.equal(webhook.clientConfig.url, undefined);
     assert.deepEqual(webhook.clientConfig.service, { name: service.metadata.name, namespace: service.metadata.namespace, path, port: service.spec.ports[0]!.port });
     assert.deepEqual(webhook.namespaceSelector, {
-      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', namespace] }],
+      matchExpressions: [
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', namespace] },
+        { key: enforcementLabel, operator: 'NotIn', values: ['warn'] },
+      ],
     });
     assert.ok(webhook.admissionReviewVersions.includes('v1'));
     assert.deepEqual(webhook.admissionReviewVersions, ['v1'], 'every supported Kubernetes speaks admission.k8s.io/v1');
@@ -316,6 +339,38 @@ describe('deploy/base', () => {
     assert.equal(webhook.sideEffects, 'NoneOnDryRun');
     assert.equal(webhook.reinvocationPolicy, 'IfNeeded');
     assert.equal(webhook.failurePolicy, 'Fail');
+  });
+
+  test('every webhook has a warn-mode twin at <path>/warn, with a disjoint namespace selector (SPEC §11)', () => {
+    const configurations = base.filter((manifest) => manifest.kind === 'MutatingWebhookConfiguration' || manifest.kind === 'ValidatingWebhookConfiguration') as unknown as Array<WebhookConfiguration & Manifest>;
+    assert.ok(configurations.length >= 2);
+    const namespaces: Array<Record<string, string>> = [
+      { 'kubernetes.io/metadata.name': 'shop' },
+      { 'kubernetes.io/metadata.name': 'shop', [enforcementLabel]: 'enforce' },
+      { 'kubernetes.io/metadata.name': 'shop', [enforcementLabel]: 'warn' },
+      { 'kubernetes.io/metadata.name': 'shop', [enforcementLabel]: 'something-else' },
+    ];
+    for (const configuration of configurations) {
+      const enforcing = configuration.webhooks.filter((webhook) => !webhook.clientConfig.service!.path.endsWith(warnSuffix));
+      assert.equal(configuration.webhooks.length, enforcing.length * 2, `${configuration.kind}: one warn entry per webhook`);
+      for (const webhook of enforcing) {
+        const path = webhook.clientConfig.service!.path;
+        const twin = configuration.webhooks.find((candidate) => candidate.clientConfig.service!.path === `${path}${warnSuffix}`);
+        assert.ok(twin, `${configuration.kind} ${webhook.name}: an entry calling ${path}${warnSuffix}`);
+        assert.notEqual(twin.name, webhook.name);
+        // Identical but for name, path and the enforcement expression: a rule added to one and not the other is caught here.
+        const strip = (entry: Webhook) => ({ ...entry, name: '', clientConfig: { ...entry.clientConfig, service: { ...entry.clientConfig.service!, path: '' } }, namespaceSelector: { matchExpressions: entry.namespaceSelector?.matchExpressions?.filter((expression) => expression.key !== enforcementLabel) } });
+        assert.deepEqual(strip(twin), strip(webhook), `${webhook.name} and ${twin.name} differ only in name, path and enforcement`);
+        for (const labels of namespaces) {
+          const warn = labels[enforcementLabel] === 'warn';
+          assert.equal(selects(webhook.namespaceSelector, labels), !warn, `${webhook.name} for ${JSON.stringify(labels)}`);
+          assert.equal(selects(twin.namespaceSelector, labels), warn, `${twin.name} for ${JSON.stringify(labels)}`);
+        }
+        for (const excluded of ['kube-system', namespace]) {
+          for (const entry of [webhook, twin]) assert.equal(selects(entry.namespaceSelector, { 'kubernetes.io/metadata.name': excluded, [enforcementLabel]: 'warn' }), false, `${entry.name} skips ${excluded}`);
+        }
+      }
+    }
   });
 
   test('the validating webhook sends VirtualServices of every served version to /validate', () => {
@@ -400,8 +455,9 @@ describe('the overlay `make deploy` generates', () => {
     const { rendered, certs } = await generate(namespace, 'registry.example:5000/team/canary-webhook:1.2.3');
     const caPem = await readFile(certs.caPath, 'utf8');
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
-      const webhook = onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'));
-      assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, kind);
+      for (const webhook of find<WebhookConfiguration>(rendered, kind, 'canary-webhook').webhooks) {
+        assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, `${kind} ${webhook.name}`);
+      }
     }
     const secret = find<{ type: string; data: Record<string, string> }>(rendered, 'Secret', 'canary-webhook-tls');
     assert.equal(secret.metadata.namespace, namespace);
@@ -420,9 +476,10 @@ describe('the overlay `make deploy` generates', () => {
       if (manifest.metadata.namespace !== undefined) assert.equal(manifest.metadata.namespace, 'team-a', `${manifest.kind}/${manifest.metadata.name}`);
     }
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
-      const webhook = onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'));
-      assert.equal(webhook.clientConfig.service?.namespace, 'team-a');
-      assert.deepEqual(webhook.namespaceSelector?.matchExpressions?.[0]?.values, ['kube-system', 'team-a']);
+      for (const webhook of find<WebhookConfiguration>(rendered, kind, 'canary-webhook').webhooks) {
+        assert.equal(webhook.clientConfig.service?.namespace, 'team-a');
+        assert.deepEqual(webhook.namespaceSelector?.matchExpressions?.[0]?.values, ['kube-system', 'team-a'], webhook.name);
+      }
     }
     const binding = find<{ subjects: Array<{ namespace?: string }> }>(rendered, 'ClusterRoleBinding');
     assert.equal(binding.subjects[0]?.namespace, 'team-a');

@@ -4,7 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DestinationRuleStore } from '../store/types.js';
 
 export type WebhookName = 'mutate' | 'validate';
-export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'bad_request';
+/** `warned`: would have been denied, admitted because the namespace is in warn mode (SPEC §11). */
+export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'warned' | 'bad_request';
 
 export interface WebhookMetrics {
   registry: Registry;
