@@ -7,9 +7,10 @@ import { loadManifests } from '../manifests/load.js';
 import { toObjects } from '../manifests/objects.js';
 import type { DestinationRule } from '../rules/types.js';
 import { loadKubeConfig } from '../store/kube/config.js';
+import { DestinationRuleEvents } from '../store/kube/events.js';
 import { connectKubeStore } from '../store/kube/kube-store.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { DestinationRuleStore } from '../store/types.js';
+import type { DestinationRuleStore, WrittenSubsets } from '../store/types.js';
 import type { WebhookMetrics } from './metrics.js';
 
 export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean }> {
@@ -20,17 +21,23 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
       { mode: 'standalone', reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig', seedDestinationRules: seed.length },
       'DestinationRules live in memory (standalone mode)',
     );
-    return { store: new MemoryStore(config.settings, seed), standalone: true };
+    // The kube store's writer logs its own writes; standalone logs the same line here.
+    const onWritten = ({ action, destinationRule, subsets, deployments }: WrittenSubsets) => {
+      logger.info({ destinationRule: `${destinationRule.metadata.namespace}/${destinationRule.metadata.name}`, subsets, deployments, verb: action === 'created' ? 'creating' : 'patching' }, 'DestinationRule subsets written');
+    };
+    return { store: new MemoryStore(config.settings, seed, { onWritten }), standalone: true };
   }
   if (config.seedDir) logger.warn({ seedDir: config.seedDir }, '--seed-dir applies to standalone mode only; ignored');
   const server = kube.kubeConfig.getCurrentCluster()?.server;
   logger.info({ mode: 'kubernetes', source: kube.source, server }, 'DestinationRules come from the Kubernetes API');
+  const events = new DestinationRuleEvents({ kubeConfig: kube.kubeConfig, logger });
   const store = await connectKubeStore({
     kubeConfig: kube.kubeConfig,
     settings: config.settings,
     logger,
     watchSilenceTimeoutMs: config.watchSilenceTimeoutMs,
     onWrite: (result) => metrics.destinationRuleWrite(result),
+    onWritten: (written) => events.record(written),
   });
   return { store, standalone: false };
 }

@@ -15,7 +15,7 @@ import { diffPatch, type Operation } from '../../rules/patch.js';
 import { planSubset } from '../../rules/subset-plan.js';
 import type { DestinationRule, RuleSettings, SubsetRequest } from '../../rules/types.js';
 import type { HostIndex } from '../host-index.js';
-import type { EnsureSubsetResult } from '../types.js';
+import type { EnsureSubsetResult, WrittenSubsets } from '../types.js';
 import type { DestinationRuleCache } from './cache.js';
 import { describeError, httpStatusOf, type DestinationRuleClient } from './client.js';
 import { backoffDelay, Sleeper } from './retry.js';
@@ -42,6 +42,8 @@ export interface WriterOptions {
   retry?: SubsetWriteRetry;
   /** Called with each API write's result, and with 'present' for each request that needed no write. */
   onWrite?: (result: WriteResult) => void;
+  /** Called after each successful create or patch (Kubernetes Events); must not throw or block. */
+  onWritten?: (written: WrittenSubsets) => void;
 }
 
 interface Entry {
@@ -226,7 +228,11 @@ export class SubsetWriter {
         : await client.create(group.final, timeoutMs, this.stopSignal.signal);
       cache.observe(written);
       onWrite?.(group.original ? 'appended' : 'created');
-      logger.info({ destinationRule: group.key, subsets: group.answers.map((a) => a.entry.request.subsetName), verb }, 'DestinationRule subsets written');
+      const added = group.answers.filter((a) => a.outcome !== 'present').map((a) => a.entry.request);
+      const subsets = added.map((request) => request.subsetName);
+      const deployments = added.flatMap((request) => (request.deployment === undefined ? [] : [request.deployment]));
+      logger.info({ destinationRule: group.key, subsets, deployments, verb }, 'DestinationRule subsets written');
+      this.options.onWritten?.({ action: group.original ? 'appended' : 'created', destinationRule: written, subsets, deployments });
       for (const { entry, outcome, warnings } of group.answers) entry.settle({ outcome, destinationRule: written, warnings, attempts: entry.attempts });
       return { retry: false };
     } catch (err) {
