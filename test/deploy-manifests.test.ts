@@ -167,6 +167,7 @@ describe('deploy/base', () => {
       'Deployment',
       'MutatingWebhookConfiguration',
       'Namespace',
+      'NetworkPolicy',
       'PodDisruptionBudget',
       'Service',
       'ServiceAccount',
@@ -340,6 +341,26 @@ describe('deploy/base', () => {
     assert.equal(webhook.sideEffects, 'NoneOnDryRun');
     assert.equal(webhook.reinvocationPolicy, 'IfNeeded');
     assert.equal(webhook.failurePolicy, 'Fail');
+  });
+
+  test('a NetworkPolicy lets only the API server\'s addresses and the metrics scraper\'s namespace reach port 8443', () => {
+    const policy = find<{ spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Array<{ from?: Array<{ ipBlock?: { cidr: string; except?: string[] }; namespaceSelector?: { matchLabels?: Record<string, string> }; podSelector?: unknown }>; ports?: Array<{ port: number | string; protocol?: string }> }> } }>(base, 'NetworkPolicy');
+    assert.equal(policy.metadata.namespace, namespace);
+    const deployment = find<Deployment>(base, 'Deployment');
+    for (const [key, value] of Object.entries(policy.spec.podSelector.matchLabels)) assert.equal(deployment.spec.template.metadata.labels[key], value, `selects the webhook pods (${key})`);
+    assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+    const container = webhookContainer(deployment);
+    assert.equal(policy.spec.ingress.length, 2);
+    for (const rule of policy.spec.ingress) {
+      // A rule without `from` or `ports` would let everyone in.
+      assert.ok(rule.from && rule.from.length > 0, 'every rule names its sources');
+      assert.deepEqual(rule.ports?.map((port) => containerPortNumber(container, port.port)), [defaultPort]);
+    }
+    const [apiServer, scraper] = policy.spec.ingress;
+    assert.match(apiServer?.from?.[0]?.ipBlock?.cidr ?? '', /^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    assert.notEqual(apiServer?.from?.[0]?.ipBlock?.cidr, '0.0.0.0/0', 'not the whole world');
+    assert.deepEqual(Object.keys(scraper?.from?.[0]?.namespaceSelector?.matchLabels ?? {}), ['kubernetes.io/metadata.name']);
+    assert.equal(scraper?.from?.[0]?.podSelector, undefined);
   });
 
   test('every webhook has a warn-mode twin at <path>/warn, with a disjoint namespace selector (SPEC §11)', () => {

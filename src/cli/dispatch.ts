@@ -1,5 +1,5 @@
 // `canary-webhook COMMAND ...`: picks the command; each returns its exit code.
-import { readFile } from 'node:fs/promises';
+import { packageVersion } from '../version.js';
 import { checkHelp, runCheck } from './check.js';
 import { injectHelp, runInject } from './inject.js';
 import type { CliIo } from './io.js';
@@ -35,7 +35,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     case '--version':
     case '-v':
     case 'version':
-      io.stdout.write(`${await version()}\n`);
+      io.stdout.write(`${packageVersion()}\n`);
       return 0;
     case undefined:
       io.stderr.write(`canary-webhook: no command given\n\n${mainHelp}`);
@@ -70,17 +70,4 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   // startServer reports bad flags and start-up failures through process.exitCode; keep it.
   const code = process.exitCode;
   return typeof code === 'number' ? code : 0;
-}
-
-/** package.json sits two folders up from src/cli, three from dist/src/cli. */
-async function version(): Promise<string> {
-  for (const relative of ['../../package.json', '../../../package.json']) {
-    try {
-      const manifest = JSON.parse(await readFile(new URL(relative, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
-      if (manifest.name === 'canary-webhook' && typeof manifest.version === 'string') return manifest.version;
-    } catch {
-      // Not at this level; try the next.
-    }
-  }
-  return 'unknown';
 }

@@ -88,12 +88,14 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps, e
     }
     const { apiVersion, request } = parsed;
     let reviewed: AdmissionVerdict;
+    let failed = false;
     try {
       reviewed = await review(request, deps);
     } catch (error) {
       // A rule must never throw; if one does, the object still gets a clean,
       // explained denial rather than an HTTP 500 the API server would retry.
       deps.logger.error({ uid: clip(request.uid), err: error }, 'review failed unexpectedly');
+      failed = true;
       reviewed = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
     }
     const verdict = enforcement === 'warn' ? warnInstead(reviewed) : reviewed;
@@ -108,7 +110,7 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps, e
     // A metric label from the body must come from a fixed set: free text would grow the registry without bound.
     const operation = typeof request.operation === 'string' && admissionOperations.has(request.operation) ? request.operation : 'unknown';
     // A would-be denial in warn mode is counted apart, so a team sees what enforcing would block.
-    const result = !reviewed.allowed ? (verdict.allowed ? 'warned' : 'denied') : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
+    const result = failed ? 'error' : !reviewed.allowed ? (verdict.allowed ? 'warned' : 'denied') : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
     deps.metrics.observeReview(webhook, operation, result, durationSeconds);
     // Every field below comes from the body: clipped, so one review cannot write a megabyte log line.
     deps.logger.info({
