@@ -34,7 +34,7 @@ interface FlagSpec {
   help: string;
 }
 
-/** Every `serve` flag, its environment variable and help line: the README table is generated from the same list. */
+/** Every `serve` flag, its environment variable and help line: the README table is checked against the same list (test/readme.test.ts). */
 export const serveFlags: Record<string, FlagSpec> = {
   port: { env: 'CANARY_WEBHOOK_PORT', type: 'string', help: `HTTPS port (default ${defaultPort})` },
   'bind-address': { env: 'CANARY_WEBHOOK_BIND_ADDRESS', type: 'string', help: 'address to listen on (default 0.0.0.0)' },

@@ -406,7 +406,7 @@ describe('deploy/base', () => {
     assert.deepEqual([...rule.operations].sort(), ['CREATE', 'UPDATE']);
     assert.equal(webhook.sideEffects, 'None');
     assert.equal(webhook.objectSelector, undefined, 'every VirtualService is checked');
-    // Ignore: an outage must not block the VirtualService edit that rolls a canary back (README, "What the manifests choose").
+    // Ignore: an outage must not block the VirtualService edit that rolls a canary back (docs/design.md, "What the manifests choose").
     assert.equal(webhook.failurePolicy, 'Ignore');
   });
 });

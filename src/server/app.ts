@@ -1,6 +1,6 @@
 // The HTTP layer without TLS: supertest drives it directly, serve() wraps it in HTTPS.
 //
-// Performance (bench/, README "Performance"): the two admission endpoints are
+// Performance (bench/, docs/performance.md): the two admission endpoints are
 // an express Router dispatched in front of the express app. The app's own
 // dispatch (app.handle) re-parents every req and res with
 // Object.setPrototypeOf, which deoptimises Node's HTTP and stream internals
