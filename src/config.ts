@@ -1,9 +1,11 @@
 // The one place flags and environment variables are read and validated.
 import { parseArgs } from 'node:util';
 import { defaultRuleSettings, type RuleSettings } from './rules/types.js';
-import { defaultPort } from './server/routes.js';
 
 export class ConfigError extends Error {}
+
+/** The HTTPS port when none is configured (SPEC §6). */
+export const defaultPort = 8443;
 
 export interface ServeConfig {
   port: number;
