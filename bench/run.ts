@@ -496,11 +496,11 @@ async function main(): Promise<void> {
   }
   if (why.length > 0) {
     why.push(
-      'Where the extra time goes (CPU µs per review, same setup, measured by removing one part at a time, 2026-11-22; details and profiles in the README ("Performance")): ' +
+      'Where the extra time goes (CPU µs per review, same setup, measured by removing one part at a time, 2026-11-22; details and profiles in docs/performance.md): ' +
       'validate-allow: the validation rules ~20 (7.5 in a tight loop: cold caches and allocation in the server), the one pino line per review the SPEC requires ~7, ' +
       'prom-client counter + histogram ~3, express Router + envelope + answer ~2–5. ' +
       'mutate: the mutation (clone, edits, JSON Patch diff, the cache check that the subset is present) ~39, the log line ~8, prom-client ~4, the rest ~4. ' +
-      'The log line and metrics alone use up most of the allowance; what remains would need the rules themselves several times cheaper in the server (see the README, "Performance", "What would be needed").',
+      'The log line and metrics alone use up most of the allowance; what remains would need the rules themselves several times cheaper in the server (see docs/performance.md, "What would be needed").',
     );
   }
 
@@ -519,7 +519,7 @@ async function main(): Promise<void> {
   const text = [
     '# canary-webhook benchmark results',
     '',
-    'Produced by `npm run bench` (also `make bench`); see the README, "Performance". Numbers are from a shared, noisy machine: read the ratios to the same-run baseline, not the absolute figures.',
+    'Produced by `npm run bench` (also `make bench`); see docs/performance.md. Numbers are from a shared, noisy machine: read the ratios to the same-run baseline, not the absolute figures.',
     '',
     '## Machine',
     '',

@@ -218,7 +218,7 @@ async function worker(until: number): Promise<void> {
     if (error !== undefined) errors.set(error, (errors.get(error) ?? 0) + 1);
     done += 1;
     if (done % 20_000 === 0) {
-      const heap = await metric('canary_webhook_nodejs_heap_size_used_bytes');
+      const heap = await metric('nodejs_heap_size_used_bytes');
       const line = `${String(done).padStart(7)} reviews  ${((performance.now() - startedAt) / 1000).toFixed(1).padStart(6)} s  RSS ${(rssBytes() / 2 ** 20).toFixed(1)} MiB  heap used ${((heap ?? NaN) / 2 ** 20).toFixed(1)} MiB`;
       timeline.push(line);
     }

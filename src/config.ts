@@ -44,7 +44,7 @@ interface FlagSpec {
   help: string;
 }
 
-/** Every `serve` flag, its environment variable and help line: the README table is generated from the same list. */
+/** Every `serve` flag, its environment variable and help line: the README table is checked against the same list (test/readme.test.ts). */
 export const serveFlags: Record<string, FlagSpec> = {
   port: { env: 'CANARY_WEBHOOK_PORT', type: 'string', help: `HTTPS port (default ${defaultPort})` },
   'bind-address': { env: 'CANARY_WEBHOOK_BIND_ADDRESS', type: 'string', help: 'address to listen on (default 0.0.0.0)' },
@@ -97,6 +97,8 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     const fromEnv = env[serveFlags[name]!.env];
     return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
   };
+  // An error names what the user actually set: `CANARY_WEBHOOK_PORT=abc` must not blame a `--port` nobody typed.
+  const origin = (name: string): string => (typeof values[name] === 'string' ? `--${name}` : serveFlags[name]!.env);
   const readBoolean = (name: string): boolean => {
     if (values[name] === true) return true;
     const fromEnv = env[serveFlags[name]!.env];
@@ -110,7 +112,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (raw === undefined) return fallback;
     const parsed = Number(raw);
     if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-      throw new ConfigError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      throw new ConfigError(`${origin(name)} must be an integer from ${min} to ${max}, got "${raw}"`);
     }
     return parsed;
   };
@@ -118,7 +120,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     const raw = read(name);
     if (raw === undefined) return fallback;
     if (!(allowed as readonly string[]).includes(raw)) {
-      throw new ConfigError(`--${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+      throw new ConfigError(`${origin(name)} must be one of ${allowed.join(', ')}, got "${raw}"`);
     }
     return raw as T;
   };
@@ -126,11 +128,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const tlsCertPath = read('tls-cert');
   const tlsKeyPath = read('tls-key');
   if ((tlsCertPath === undefined) !== (tlsKeyPath === undefined)) {
-    throw new ConfigError('--tls-cert and --tls-key go together: give both or neither');
+    const [given, missing] = tlsCertPath === undefined ? ['tls-key', 'tls-cert'] : ['tls-cert', 'tls-key'];
+    throw new ConfigError(`--tls-cert and --tls-key go together: ${origin(given)} is set but not --${missing} (${serveFlags[missing]!.env}); give both or neither`);
   }
   const keepAliveTimeoutMs = integer('keep-alive-timeout-ms', 120_000, 1, 3_600_000);
   if (keepAliveTimeoutMs <= 90_000) {
-    throw new ConfigError('--keep-alive-timeout-ms must outlast the API server\'s 90 s idle connections (use more than 90000)');
+    throw new ConfigError(`${origin('keep-alive-timeout-ms')} must outlast the API server's 90 s idle connections (use more than 90000)`);
   }
   const subsetWriteTimeoutMs = integer('subset-write-timeout-ms', 3_000, 100, 30_000);
   return {

@@ -99,8 +99,8 @@ describe('check on the Istio Bookinfo samples', () => {
       if (file === 'fault-injection-details-v1.yaml') {
         // It brings its own DestinationRule "details", which replaces the one in destination-rule-all.yaml.
         assert.deepEqual(lines, [
-          'fault-injection-details-v1.yaml:2: warning: DestinationRule default/details: ' +
-            'also defined at destination-rule-all.yaml:4; this later definition is the one checked against',
+          'fault-injection-details-v1.yaml:23:1: warning: DestinationRule default/details: ' +
+            'also defined at destination-rule-all.yaml:49; this later definition is the one checked against',
         ]);
       } else {
         assert.deepEqual(lines, [], file);
@@ -164,16 +164,16 @@ describe('check on the Istio Bookinfo samples', () => {
 });
 
 describe('check exit codes and output', () => {
-  it('exits 1 on bad weights, naming file, document, object and path', async () => {
+  it('exits 1 on bad weights, naming file, line, column, object and path', async () => {
     const root = tree({ 'vs.yaml': `---\n${virtualService('reviews', destination('reviews', 'v1', 90) + destination('reviews', 'v2', 5))}` });
     const run = await check(['-f', 'vs.yaml'], { cwd: root });
     assert.equal(run.code, 1);
     assert.deepEqual(findingLines(run.stdout), [
-      'vs.yaml:1: VirtualService default/reviews: spec.http[0].route: weights sum to 95, must be 100',
-      'vs.yaml:1: VirtualService default/reviews: spec.http[0].route[0]: subset "v1" of host reviews.default.svc.cluster.local is not defined; ' +
+      'vs.yaml:9:5: VirtualService default/reviews: spec.http[0].route: weights sum to 95, must be 100',
+      'vs.yaml:10:7: VirtualService default/reviews: spec.http[0].route[0]: subset "v1" of host reviews.default.svc.cluster.local is not defined; ' +
         'no DestinationRule visible from namespace default defines subsets for host reviews.default.svc.cluster.local; ' +
         'create one in namespace default for that host with a subset named "v1"',
-      'vs.yaml:1: VirtualService default/reviews: spec.http[0].route[1]: subset "v2" of host reviews.default.svc.cluster.local is not defined; ' +
+      'vs.yaml:12:7: VirtualService default/reviews: spec.http[0].route[1]: subset "v2" of host reviews.default.svc.cluster.local is not defined; ' +
         'no DestinationRule visible from namespace default defines subsets for host reviews.default.svc.cluster.local; ' +
         'create one in namespace default for that host with a subset named "v2"',
     ]);
@@ -187,7 +187,7 @@ describe('check exit codes and output', () => {
     const split = await check(['split.yaml', '--weight-policy', 'proportional'], { cwd: root });
     assert.equal(split.code, 0, split.stdout);
     assert.deepEqual(findingLines(split.stdout), [
-      'split.yaml:1: warning: VirtualService default/web: spec.http[0].route: weights sum to 60, not 100; each destination gets weight/60 of traffic',
+      'split.yaml:8:5: warning: VirtualService default/web: spec.http[0].route: weights sum to 60, not 100; each destination gets weight/60 of traffic',
     ]);
     assert.equal((await check(['split.yaml'], { cwd: root })).code, 1, 'sum-100 stays the default');
     const zero = await check(['zero.yaml', '--weight-policy=proportional'], { cwd: root });
@@ -203,7 +203,7 @@ describe('check exit codes and output', () => {
     const run = await check(['vs.yaml'], { cwd: root });
     assert.equal(run.code, 0);
     assert.deepEqual(findingLines(run.stdout), [
-      'vs.yaml:1: warning: VirtualService default/web: spec.http[0].route[0]: weight 50 on the only destination; it still gets 100% of traffic',
+      'vs.yaml:9:7: warning: VirtualService default/web: spec.http[0].route[0]: weight 50 on the only destination; it still gets 100% of traffic',
     ]);
     assert.equal(run.stdout.trimEnd().split('\n').at(-1), '0 errors, 1 warning: checked 1 VirtualService and 0 canary Deployments against 0 DestinationRules (1 document in 1 file)');
   });
@@ -213,7 +213,7 @@ describe('check exit codes and output', () => {
     assert.equal(run.code, 0, run.stdout);
     const bad = await check(['-f', '-'], { stdin: readFileSync(join(corpus, 'virtual-service-reviews-90-10.yaml'), 'utf8') });
     assert.equal(bad.code, 1);
-    assert.match(bad.stdout, /^<stdin>:1: VirtualService default\/reviews: spec\.http\[0\]\.route\[0\]: subset "v1"/);
+    assert.match(bad.stdout, /^<stdin>:10:7: VirtualService default\/reviews: spec\.http\[0\]\.route\[0\]: subset "v1"/);
   });
 
   it('exits 2 on a broken YAML document, naming file and line, and still checks everything else', async () => {
@@ -223,17 +223,17 @@ describe('check exit codes and output', () => {
     });
     const run = await check(['-f', '.'], { cwd: root });
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /^a-broken\.yaml: line 15, column 1: document 2 is not valid YAML: Flow sequence/);
-    assert.match(run.stdout, /^a-broken\.yaml:1: VirtualService default\/ok: spec\.http\[0\]\.route\[0\]: subset "v1"/m);
-    assert.match(run.stdout, /^b-bad\.yaml:1: VirtualService default\/bad: spec\.http\[0\]\.route: weights sum to 120, must be 100$/m);
+    assert.match(run.stderr, /^a-broken\.yaml:15:1: document 2 is not valid YAML: Flow sequence/);
+    assert.match(run.stdout, /^a-broken\.yaml:9:7: VirtualService default\/ok: spec\.http\[0\]\.route\[0\]: subset "v1"/m);
+    assert.match(run.stdout, /^b-bad\.yaml:8:5: VirtualService default\/bad: spec\.http\[0\]\.route: weights sum to 120, must be 100$/m);
     assert.match(run.stdout, /, 1 input error: checked 2 VirtualServices/);
   });
 
-  it('exits 2 on a missing file and on objects without kind, with JSON findings too', async () => {
-    const root = tree({ 'junk.yaml': 'hello: world\n' });
+  it('exits 2 on a missing file and on objects without apiVersion, with JSON findings too', async () => {
+    const root = tree({ 'junk.yaml': 'kind: Service\nmetadata: {name: x}\n' });
     const run = await check(['-f', 'missing.yaml', '-f', 'junk.yaml', '-o', 'json'], { cwd: root });
     assert.equal(run.code, 2);
-    assert.equal(run.stderr, 'missing.yaml: cannot read: no such file or folder\njunk.yaml: line 1: document 1 has no apiVersion or kind\n');
+    assert.equal(run.stderr, 'missing.yaml: cannot read: no such file or folder\njunk.yaml:1: document 1 has no apiVersion or kind\n');
     const findings = JSON.parse(run.stdout) as Finding[];
     assert.deepEqual(findings.map((f) => [f.file, f.doc, f.line, f.kind, f.severity]), [
       ['missing.yaml', null, null, null, 'error'],
@@ -266,7 +266,8 @@ items:
     assert.equal(run.code, 1);
     assert.equal(findings[0]?.path, 'items[0].items[0].spec.http[0].route');
     assert.equal(findings[0]?.message, 'weights sum to 90, must be 100');
-    assert.equal(findings[0]?.line, 14);
+    // The `route:` key of the inner VirtualService, where an editor should jump.
+    assert.deepEqual([findings[0]?.line, findings[0]?.column], [13, 9]);
   });
 
   it('counts the subsets the webhook would add for canary Deployments in the input', async () => {
@@ -278,7 +279,7 @@ items:
     assert.equal((await check(['-f', 'deploy.yaml', '-f', 'vs-ok.yaml'], { cwd: root })).code, 0);
     const run = await check(['-f', 'deploy.yaml', '-f', 'vs-v3.yaml'], { cwd: root });
     assert.equal(run.code, 1);
-    assert.match(run.stdout, /vs-v3\.yaml:1: VirtualService default\/shop: spec\.http\[0\]\.route\[1\]: subset "v3" of host shop\.default\.svc\.cluster\.local is not defined; DestinationRule default\/shop defines v1, v2\n/);
+    assert.match(run.stdout, /vs-v3\.yaml:11:7: VirtualService default\/shop: spec\.http\[0\]\.route\[1\]: subset "v3" of host shop\.default\.svc\.cluster\.local is not defined; DestinationRule default\/shop defines v1, v2\n/);
     assert.match(run.stdout, /checked 1 VirtualService and 2 canary Deployments/);
   });
 
@@ -286,7 +287,7 @@ items:
     const root = tree({ 'deploy.yaml': canaryDeployment('x', 'shop', 'v1').replace(/app: shop, /g, '') });
     const run = await check(['-f', 'deploy.yaml'], { cwd: root });
     assert.equal(run.code, 1);
-    assert.match(run.stdout, /^deploy\.yaml:1: Deployment default\/x: a canary Deployment needs a service name/);
+    assert.match(run.stdout, /^deploy\.yaml:1:1: Deployment default\/x: a canary Deployment needs a service name/);
   });
 
   it('puts objects without a namespace in --namespace', async () => {
@@ -368,21 +369,103 @@ describe('the canary-webhook binary', () => {
       (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
     );
     assert.equal(result.code, 1);
-    assert.match(result.stdout, /virtual-service-details-v2\.yaml:1: VirtualService default\/details: spec\.http\[0\]\.route\[0\]: subset "v2" of host details\.default\.svc\.cluster\.local is not defined/);
+    assert.match(result.stdout, /virtual-service-details-v2\.yaml:10:7: VirtualService default\/details: spec\.http\[0\]\.route\[0\]: subset "v2" of host details\.default\.svc\.cluster\.local is not defined/);
   });
 
-  it('answers --version, help, and an unknown command with usage and exit 2', async () => {
+  it('answers --version and -v, help, and an unknown command or flag with one line and a pointer to --help', async () => {
     const out: string[] = [];
     const err: string[] = [];
     const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, stdin: Readable.from([]), cwd: repo };
     assert.equal(await runCli(['--version'], io), 0);
-    assert.equal(out.pop(), `${(JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+    const version = `${(JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version}\n`;
+    assert.equal(out.pop(), version);
+    assert.equal(await runCli(['-v'], io), 0);
+    assert.equal(out.pop(), version);
     assert.equal(await runCli(['help', 'inject'], io), 0);
     assert.match(out.pop() ?? '', /^Usage: canary-webhook inject/);
     assert.equal(await runCli(['--help'], io), 0);
     assert.match(out.pop() ?? '', /canary-webhook check -f PATH/);
     assert.equal(await runCli(['frobnicate'], io), 2);
-    assert.match(err.pop() ?? '', /^canary-webhook: unknown command "frobnicate"\n\nUsage|unknown command "frobnicate"[\s\S]*Usage:/);
+    assert.equal(err.pop(), 'canary-webhook: unknown command "frobnicate"\nRun \'canary-webhook --help\' for usage.\n');
+    assert.equal(await runCli(['--verbose'], io), 2);
+    assert.equal(err.pop(), 'canary-webhook: unknown flag "--verbose"\nRun \'canary-webhook --help\' for usage.\n');
     assert.equal(await runCli([], io), 2);
+  });
+});
+
+describe('serve flag errors', () => {
+  const serve = (argv: string[], env: NodeJS.ProcessEnv = {}) => promisify(execFile)(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'serve', ...argv], {
+    cwd: repo,
+    env: { PATH: process.env.PATH, ...env },
+  }).then(
+    (done) => ({ code: 0, stderr: done.stderr }),
+    (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+  );
+
+  it('prints one error line and a pointer to --help, not the whole usage', async () => {
+    const run = await serve(['--bogus']);
+    assert.equal(run.code, 2);
+    assert.equal(run.stderr, 'canary-webhook serve: Unknown option \'--bogus\'\nRun \'canary-webhook serve --help\' for usage.\n');
+  });
+
+  it('blames the environment variable that holds a bad value, not the flag', async () => {
+    const run = await serve([], { CANARY_WEBHOOK_PORT: 'abc' });
+    assert.equal(run.code, 2);
+    assert.equal(run.stderr, 'canary-webhook serve: CANARY_WEBHOOK_PORT must be an integer from 0 to 65535, got "abc"\nRun \'canary-webhook serve --help\' for usage.\n');
+  });
+});
+
+describe('check in CI', () => {
+  it('gives the real line and column of each finding in a multi-document file, and in JSON input', async () => {
+    const good = virtualService('a', destination('a', 'v1', 100));
+    const bad = virtualService('b', destination('b', 'v1', 70) + destination('b', 'v2', 20));
+    const json = JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'c' }, spec: { hosts: ['c'], http: [{ route: [{ destination: { host: 'c' }, weight: 50 }, { destination: { host: 'c' }, weight: 40 }] }] } }, null, 2);
+    const root = tree({ 'multi.yaml': `${good}---\n# a comment\n${bad}`, 'c.json': json });
+    const run = await check(['multi.yaml', 'c.json'], { cwd: root });
+    assert.equal(run.code, 1);
+    const lines = findingLines(run.stdout);
+    // multi.yaml: document 2 starts on line 13 (after 10 lines, `---` and a comment); its `route:` key is line 20, column 5.
+    assert.ok(lines.includes('multi.yaml:20:5: VirtualService default/b: spec.http[0].route: weights sum to 90, must be 100'), lines.join('\n'));
+    const textLines = readFileSync(join(root, 'multi.yaml'), 'utf8').split('\n');
+    assert.equal(textLines[19]?.slice(4, 10), 'route:');
+    const jsonFinding = lines.find((line) => line.startsWith('c.json:'));
+    assert.match(jsonFinding ?? '', /^c\.json:(\d+):(\d+): VirtualService default\/c: spec\.http\[0\]\.route: weights sum to 90/);
+    const [, line, column] = /^c\.json:(\d+):(\d+)/.exec(jsonFinding ?? '') ?? [];
+    assert.equal(json.split('\n')[Number(line) - 1]?.slice(Number(column) - 1).startsWith('"route"'), true);
+  });
+
+  it('prints GitHub Actions annotations with -o github, escaping what the runner would misread', async () => {
+    const root = tree({ 'vs.yaml': virtualService('reviews', destination('reviews', 'v1', 90) + destination('reviews', 'v2', 5)), 'rule.yaml': 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n' });
+    const run = await check(['-f', '.', '-o', 'github'], { cwd: root });
+    assert.equal(run.code, 1);
+    const lines = run.stdout.trimEnd().split('\n');
+    assert.deepEqual(lines.slice(0, -1), [
+      '::error file=vs.yaml,line=8,col=5,title=VirtualService default/reviews::spec.http[0].route: weights sum to 95, must be 100',
+    ]);
+    assert.match(lines.at(-1) ?? '', /^1 error, 0 warnings: checked 1 VirtualService/);
+
+    const odd = tree({ 'a,b:c.yaml': virtualService('web', '    - destination: {host: web}\n      weight: 50\n') });
+    const warning = await check(['-f', '.', '-o', 'github'], { cwd: odd });
+    assert.equal(warning.code, 0);
+    assert.equal(warning.stdout.split('\n')[0], '::warning file=a%2Cb%3Ac.yaml,line=9,col=7,title=VirtualService default/web::spec.http[0].route[0]: weight 50 on the only destination; it still gets 100%25 of traffic');
+  });
+
+  it('walks a repository without node_modules and hidden folders, and skips values.yaml with a note', async () => {
+    const root = tree({
+      'k8s/vs.yaml': virtualService('web', destination('web', 'v1', 100)),
+      'k8s/rule.yaml': 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web}\nspec:\n  host: web\n  subsets: [{name: v1, labels: {version: v1}}]\n',
+      'chart/values.yaml': 'replicaCount: 2\nimage:\n  tag: v1\n',
+      '.github/workflows/ci.yaml': 'on: push\njobs: {}\n',
+      'node_modules/some-lib/bad.yaml': virtualService('lib', destination('lib', 'v9', 100)),
+      '.git/junk.yaml': 'kind: [\n',
+    });
+    const run = await check(['-f', '.'], { cwd: root });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.equal(run.stderr, 'chart/values.yaml:1:1: note: document 1 is not a Kubernetes object (no apiVersion and kind); skipped\n');
+    assert.match(run.stdout, /checked 1 VirtualService and 0 canary Deployments against 1 DestinationRule \(3 documents in 3 files\)\n$/);
+
+    const strict = await check(['-f', '.', '--strict'], { cwd: root });
+    assert.equal(strict.code, 2);
+    assert.equal(strict.stderr, 'chart/values.yaml:1:1: document 1 is not a Kubernetes object (no apiVersion and kind) (--strict)\n');
   });
 });

@@ -36,7 +36,7 @@ describe('serve configuration', () => {
     assert.equal(config.kubeconfigPath, '/tmp/kubeconfig');
   });
 
-  it('rejects bad values with a message naming the flag', () => {
+  it('rejects bad values with a message naming the flag or the environment variable that was set', () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
       [['--port', 'http'], {}, /--port must be an integer/],
       [['--port', '70000'], {}, /--port must be an integer from 0 to 65535/],
@@ -47,6 +47,11 @@ describe('serve configuration', () => {
       [['--weight-policy', 'sum-50'], {}, /--weight-policy must be one of sum-100, proportional, got "sum-50"/],
       [['--no-such-flag'], {}, /Unknown option '--no-such-flag'/],
       [[], { CANARY_WEBHOOK_STANDALONE: 'maybe' }, /CANARY_WEBHOOK_STANDALONE must be true or false/],
+      // A value from the environment is blamed on its variable, not on a flag nobody typed.
+      [[], { CANARY_WEBHOOK_PORT: 'abc' }, /^CANARY_WEBHOOK_PORT must be an integer from 0 to 65535, got "abc"$/],
+      [[], { CANARY_WEBHOOK_LOG_LEVEL: 'loud' }, /^CANARY_WEBHOOK_LOG_LEVEL must be one of/],
+      [[], { CANARY_WEBHOOK_KEEP_ALIVE_TIMEOUT_MS: '5000' }, /^CANARY_WEBHOOK_KEEP_ALIVE_TIMEOUT_MS must outlast/],
+      [[], { CANARY_WEBHOOK_TLS_KEY: 'k.pem' }, /CANARY_WEBHOOK_TLS_KEY is set but not --tls-cert \(CANARY_WEBHOOK_TLS_CERT\)/],
     ];
     for (const [argv, env, message] of cases) {
       assert.throws(() => parseServeConfig(argv, env), (error: unknown) => error instanceof ConfigError && message.test(error.message), argv.join(' '));

@@ -1,6 +1,7 @@
 // The deploy/ manifests are data the project owns: these tests hold them to
 // SPEC §8 and to the server they deploy (routes, port, flags), rendered the
 // way `kubectl apply -k` renders them.
+import { isDeepStrictEqual } from 'node:util';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -94,9 +95,29 @@ function find<T>(manifests: Manifest[], kind: string, name?: string): T & Manife
   return found[0] as unknown as T & Manifest;
 }
 
+const warnSuffix = '/warn';
+const enforcementLabel = 'canary-webhook/enforcement';
+
+/** The enforcing entry of a webhook configuration that holds one webhook (and its warn-mode twin). */
 function onlyWebhook(configuration: WebhookConfiguration): Webhook {
-  assert.equal(configuration.webhooks.length, 1);
-  return configuration.webhooks[0]!;
+  assert.equal(configuration.webhooks.length, 2, 'one webhook: an enforcing entry and its warn-mode twin');
+  const enforcing = configuration.webhooks.filter((webhook) => !webhook.clientConfig.service?.path.endsWith(warnSuffix));
+  assert.equal(enforcing.length, 1);
+  return enforcing[0]!;
+}
+
+/** What the API server does with a namespaceSelector of matchExpressions (In, NotIn, Exists, DoesNotExist). */
+function selects(selector: Webhook['namespaceSelector'], labels: Record<string, string>): boolean {
+  return (selector?.matchExpressions ?? []).every(({ key, operator, values }) => {
+    const value = labels[key];
+    switch (operator) {
+      case 'In': return value !== undefined && values.includes(value);
+      case 'NotIn': return value === undefined || !values.includes(value);
+      case 'Exists': return value !== undefined;
+      case 'DoesNotExist': return value === undefined;
+      default: throw new Error(`unknown operator ${operator}`);
+    }
+  });
 }
 
 /** A probe or Service port given by name resolves through the container's ports. */
@@ -126,6 +147,7 @@ const expectedRbac = [
   // Readiness (SPEC §10): label-selected pod lists and the Service's selector; no watch, no writes.
   ['', 'pods', ['list']],
   ['', 'services', ['get']],
+  ['', 'events', ['create']],
 ] as const;
 
 function permissionSet(rules: PolicyRule[]): string[] {
@@ -170,6 +192,7 @@ describe('deploy/base', () => {
       'Deployment',
       'MutatingWebhookConfiguration',
       'Namespace',
+      'NetworkPolicy',
       'PodDisruptionBudget',
       'Service',
       'ServiceAccount',
@@ -324,7 +347,10 @@ describe('deploy/base', () => {
     assert.equal(webhook.clientConfig.url, undefined);
     assert.deepEqual(webhook.clientConfig.service, { name: service.metadata.name, namespace: service.metadata.namespace, path, port: service.spec.ports[0]!.port });
     assert.deepEqual(webhook.namespaceSelector, {
-      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', namespace] }],
+      matchExpressions: [
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', namespace] },
+        { key: enforcementLabel, operator: 'NotIn', values: ['warn'] },
+      ],
     });
     assert.ok(webhook.admissionReviewVersions.includes('v1'));
     assert.deepEqual(webhook.admissionReviewVersions, ['v1'], 'every supported Kubernetes speaks admission.k8s.io/v1');
@@ -346,6 +372,59 @@ describe('deploy/base', () => {
     assert.equal(webhook.failurePolicy, 'Fail');
   });
 
+  test('a NetworkPolicy lets only the API server\'s addresses and the metrics scraper\'s namespace reach port 8443', () => {
+    const policy = find<{ spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Array<{ from?: Array<{ ipBlock?: { cidr: string; except?: string[] }; namespaceSelector?: { matchLabels?: Record<string, string> }; podSelector?: unknown }>; ports?: Array<{ port: number | string; protocol?: string }> }> } }>(base, 'NetworkPolicy');
+    assert.equal(policy.metadata.namespace, namespace);
+    const deployment = find<Deployment>(base, 'Deployment');
+    for (const [key, value] of Object.entries(policy.spec.podSelector.matchLabels)) assert.equal(deployment.spec.template.metadata.labels[key], value, `selects the webhook pods (${key})`);
+    assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+    const container = webhookContainer(deployment);
+    assert.equal(policy.spec.ingress.length, 2);
+    for (const rule of policy.spec.ingress) {
+      // A rule without `from` or `ports` would let everyone in.
+      assert.ok(rule.from && rule.from.length > 0, 'every rule names its sources');
+      assert.deepEqual(rule.ports?.map((port) => containerPortNumber(container, port.port)), [defaultPort]);
+    }
+    const [apiServer, scraper] = policy.spec.ingress;
+    assert.match(apiServer?.from?.[0]?.ipBlock?.cidr ?? '', /^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    assert.notEqual(apiServer?.from?.[0]?.ipBlock?.cidr, '0.0.0.0/0', 'not the whole world');
+    assert.deepEqual(Object.keys(scraper?.from?.[0]?.namespaceSelector?.matchLabels ?? {}), ['kubernetes.io/metadata.name']);
+    assert.equal(scraper?.from?.[0]?.podSelector, undefined);
+  });
+
+  test('every webhook has a warn-mode twin at <path>/warn, with a disjoint namespace selector (SPEC §11)', () => {
+    const configurations = base.filter((manifest) => manifest.kind === 'MutatingWebhookConfiguration' || manifest.kind === 'ValidatingWebhookConfiguration') as unknown as Array<WebhookConfiguration & Manifest>;
+    assert.ok(configurations.length >= 2);
+    const namespaces: Array<Record<string, string>> = [
+      { 'kubernetes.io/metadata.name': 'shop' },
+      { 'kubernetes.io/metadata.name': 'shop', [enforcementLabel]: 'enforce' },
+      { 'kubernetes.io/metadata.name': 'shop', [enforcementLabel]: 'warn' },
+      { 'kubernetes.io/metadata.name': 'shop', [enforcementLabel]: 'something-else' },
+    ];
+    for (const configuration of configurations) {
+      const enforcing = configuration.webhooks.filter((webhook) => !webhook.clientConfig.service!.path.endsWith(warnSuffix));
+      assert.equal(configuration.webhooks.length, enforcing.length * 2, `${configuration.kind}: one warn entry per webhook`);
+      for (const webhook of enforcing) {
+        const path = webhook.clientConfig.service!.path;
+        // Several webhooks may share a path (the guard's two): the twin also has the same rules.
+        const twin = configuration.webhooks.find((candidate) => candidate.clientConfig.service!.path === `${path}${warnSuffix}` && isDeepStrictEqual(candidate.rules, webhook.rules));
+        assert.ok(twin, `${configuration.kind} ${webhook.name}: an entry calling ${path}${warnSuffix}`);
+        assert.notEqual(twin.name, webhook.name);
+        // Identical but for name, path and the enforcement expression: a rule added to one and not the other is caught here.
+        const strip = (entry: Webhook) => ({ ...entry, name: '', clientConfig: { ...entry.clientConfig, service: { ...entry.clientConfig.service!, path: '' } }, namespaceSelector: { matchExpressions: entry.namespaceSelector?.matchExpressions?.filter((expression) => expression.key !== enforcementLabel) } });
+        assert.deepEqual(strip(twin), strip(webhook), `${webhook.name} and ${twin.name} differ only in name, path and enforcement`);
+        for (const labels of namespaces) {
+          const warn = labels[enforcementLabel] === 'warn';
+          assert.equal(selects(webhook.namespaceSelector, labels), !warn, `${webhook.name} for ${JSON.stringify(labels)}`);
+          assert.equal(selects(twin.namespaceSelector, labels), warn, `${twin.name} for ${JSON.stringify(labels)}`);
+        }
+        for (const excluded of ['kube-system', namespace]) {
+          for (const entry of [webhook, twin]) assert.equal(selects(entry.namespaceSelector, { 'kubernetes.io/metadata.name': excluded, [enforcementLabel]: 'warn' }), false, `${entry.name} skips ${excluded}`);
+        }
+      }
+    }
+  });
+
   test('the validating webhook sends VirtualServices of every served version to /validate', () => {
     const webhook = onlyWebhook(find<WebhookConfiguration>(base, 'ValidatingWebhookConfiguration', 'canary-webhook'));
     assertCallsTheService(webhook, routes.validate);
@@ -357,14 +436,17 @@ describe('deploy/base', () => {
     assert.deepEqual([...rule.operations].sort(), ['CREATE', 'UPDATE']);
     assert.equal(webhook.sideEffects, 'None');
     assert.equal(webhook.objectSelector, undefined, 'every VirtualService is checked');
-    // Ignore: an outage must not block the VirtualService edit that rolls a canary back (README, "What the manifests choose").
+    // Ignore: an outage must not block the VirtualService edit that rolls a canary back (docs/design.md, "What the manifests choose").
     assert.equal(webhook.failurePolicy, 'Ignore');
   });
 
   test('the guard sends DestinationRule UPDATE/DELETE and opted-in Deployment UPDATE/DELETE to /guard, failing open', () => {
     const configuration = find<WebhookConfiguration>(base, 'ValidatingWebhookConfiguration', 'canary-webhook-guard');
-    assert.equal(configuration.webhooks.length, 2);
-    const [rules, deployments] = configuration.webhooks as [Webhook, Webhook];
+    // Two webhooks, each with its warn-mode twin (checked above).
+    assert.equal(configuration.webhooks.length, 4);
+    const enforcing = configuration.webhooks.filter((webhook) => !webhook.clientConfig.service?.path.endsWith(warnSuffix));
+    assert.equal(enforcing.length, 2);
+    const [rules, deployments] = enforcing as [Webhook, Webhook];
     for (const webhook of [rules, deployments]) {
       assertCallsTheService(webhook, routes.guard);
       assert.equal(webhook.sideEffects, 'None');
@@ -473,8 +555,9 @@ describe('the overlay `make deploy` generates', () => {
     const { rendered, certs } = await generate(namespace, 'registry.example:5000/team/canary-webhook:1.2.3');
     const caPem = await readFile(certs.caPath, 'utf8');
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
-      const webhook = onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'));
-      assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, kind);
+      for (const webhook of find<WebhookConfiguration>(rendered, kind, 'canary-webhook').webhooks) {
+        assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, `${kind} ${webhook.name}`);
+      }
     }
     for (const webhook of find<WebhookConfiguration>(rendered, 'ValidatingWebhookConfiguration', 'canary-webhook-guard').webhooks) {
       assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, webhook.name);
@@ -496,12 +579,12 @@ describe('the overlay `make deploy` generates', () => {
       if (manifest.metadata.namespace !== undefined) assert.equal(manifest.metadata.namespace, 'team-a', `${manifest.kind}/${manifest.metadata.name}`);
     }
     const webhooks = [
-      ...['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].map((kind) => onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'))),
+      ...['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].flatMap((kind) => find<WebhookConfiguration>(rendered, kind, 'canary-webhook').webhooks),
       ...find<WebhookConfiguration>(rendered, 'ValidatingWebhookConfiguration', 'canary-webhook-guard').webhooks,
     ];
     for (const webhook of webhooks) {
       assert.equal(webhook.clientConfig.service?.namespace, 'team-a');
-      assert.deepEqual(webhook.namespaceSelector?.matchExpressions?.[0]?.values, ['kube-system', 'team-a']);
+      assert.deepEqual(webhook.namespaceSelector?.matchExpressions?.[0]?.values, ['kube-system', 'team-a'], webhook.name);
     }
     const bindings = rendered.filter((manifest) => manifest.kind === 'ValidatingAdmissionPolicyBinding') as unknown as PolicyBinding[];
     assert.equal(bindings.length, 2);

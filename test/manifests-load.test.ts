@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { loadManifests, STDIN_NAME } from '../src/manifests/load.js';
-import { lineOf, parsePath, toObjects } from '../src/manifests/objects.js';
+import { lineOf, parsePath, positionOf, toObjects } from '../src/manifests/objects.js';
 import { parseManifestText } from '../src/manifests/parse.js';
 
 function tree(files: Record<string, string>): string {
@@ -88,22 +88,51 @@ describe('toObjects', () => {
     assert.equal(lineOf(documents[0]!, objects[1]!.at), 10);
   });
 
-  it('reports documents that are not Kubernetes objects, with their line', () => {
-    const { documents } = parseManifestText('junk.yaml', `just a string\n---\n${object('A', 'a')}---\nfoo: bar\n---\n- 1\n`);
-    const { objects, errors } = toObjects(documents);
+  it('skips documents that are not Kubernetes objects, with their line, and reports broken ones', () => {
+    const text = `just a string\n---\n${object('A', 'a')}---\nfoo: bar\n---\n- 1\n---\nkind: Service\nmetadata: {name: x}\n`;
+    const { documents } = parseManifestText('junk.yaml', text);
+    const { objects, errors, skipped } = toObjects(documents);
     assert.deepEqual(objects.map((o) => o.name), ['a']);
-    assert.deepEqual(errors.map((e) => [e.doc, e.line]), [[1, 1], [3, 8], [4, 10]]);
-    assert.match(errors[1]?.message ?? '', /document 3 has no apiVersion or kind/);
+    assert.deepEqual(skipped.map((e) => [e.doc, e.line]), [[1, 1], [3, 8], [4, 10]]);
+    assert.match(skipped[1]?.message ?? '', /document 3 is not a Kubernetes object \(no apiVersion and kind\); skipped/);
+    // A kind without apiVersion is a Kubernetes object with a mistake, not someone else's file.
+    assert.deepEqual(errors.map((e) => [e.doc, e.line]), [[5, 12]]);
+    assert.match(errors[0]?.message ?? '', /document 5 has no apiVersion or kind/);
   });
 
   it('finds the line of a rule path inside a document', () => {
     const { documents } = parseManifestText('vs.yaml', 'kind: VirtualService\nspec:\n  http:\n  - route:\n    - destination: {host: a}\n    - destination: {host: b}\n');
     assert.equal(lineOf(documents[0]!, parsePath('spec.http[0].route[1]')), 6);
-    assert.equal(lineOf(documents[0]!, parsePath('spec.http[0].route[7].weight')), 5);
+    // route[7] does not exist: the deepest node that does is the `route:` key.
+    assert.equal(lineOf(documents[0]!, parsePath('spec.http[0].route[7].weight')), 4);
+  });
+
+  it('finds line and column of keys and list items, in YAML and in JSON', () => {
+    const yaml = parseManifestText('vs.yaml', 'kind: VirtualService\nspec:\n  http:\n  - route:\n    - destination: {host: a}\n      weight: 5\n');
+    assert.deepEqual(positionOf(yaml.documents[0]!, parsePath('spec.http[0].route')), { line: 4, column: 5 });
+    assert.deepEqual(positionOf(yaml.documents[0]!, parsePath('spec.http[0].route[0]')), { line: 5, column: 7 });
+    assert.deepEqual(positionOf(yaml.documents[0]!, parsePath('spec.http[0].route[0].weight')), { line: 6, column: 7 });
+    const json = parseManifestText('vs.json', '{\n  "kind": "VirtualService",\n  "spec": {\n    "http": [\n      {"route": [{"weight": 5}]}\n    ]\n  }\n}\n');
+    assert.deepEqual(positionOf(json.documents[0]!, parsePath('spec.http[0].route')), { line: 5, column: 8 });
+    assert.deepEqual(positionOf(json.documents[0]!, parsePath('spec.http[0].route[0].weight')), { line: 5, column: 19 });
   });
 });
 
 describe('loadManifests', () => {
+  it('skips node_modules and hidden folders when walking, but reads a folder named on the command line', async () => {
+    const root = tree({
+      'k8s/app.yaml': object('A', 'app'),
+      'node_modules/pkg/chart.yaml': object('A', 'dependency'),
+      '.git/config.yaml': object('A', 'git'),
+      '.github/workflows/ci.yml': 'on: push\njobs: {}\n',
+      'k8s/.cache/stale.yaml': object('A', 'stale'),
+    });
+    const walked = await loadManifests(['.'], { ...noStdin, cwd: root });
+    assert.deepEqual(walked.documents.map((d) => d.file), ['k8s/app.yaml']);
+    const named = await loadManifests(['.github'], { ...noStdin, cwd: root });
+    assert.deepEqual(named.documents.map((d) => d.file), ['.github/workflows/ci.yml']);
+  });
+
   it('walks folders recursively in sorted order, picking .yaml, .yml and .json', async () => {
     const root = tree({
       'b.yaml': object('A', 'b'),

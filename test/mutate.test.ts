@@ -63,6 +63,7 @@ describe('CREATE of Bookinfo reviews-v2', () => {
       host: 'reviews.default.svc.cluster.local',
       subsetName: 'v2',
       labels: { version: 'v2' },
+      deployment: 'reviews-v2',
     });
     assert.deepEqual(outcome.warnings, []);
   });

@@ -11,6 +11,7 @@ import { FakeApiServer } from './support/fake-apiserver.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 
+// timeoutMs only guards against a hang: a loaded CI machine can take 20 s to start tsx.
 function serve(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args], { cwd: repo, timeout: timeoutMs, env: { PATH: process.env.PATH ?? '' } }, (error, stdout, stderr) => {
@@ -46,7 +47,7 @@ describe('serve against a cluster: start-up errors', () => {
   });
 
   it('exits 1 with one clear line and no stack trace', async () => {
-    const run = await serve(['--kubeconfig', join(dir, 'kubeconfig'), '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0'], 20_000);
+    const run = await serve(['--kubeconfig', join(dir, 'kubeconfig'), '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0'], 60_000);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     const fatal = run.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; err?: string; msg: string }).find((line) => line.level === 60);
     assert.match(fatal?.err ?? '', /Istio CRDs not installed: the API server serves no networking\.istio\.io\/v1, v1beta1 or v1alpha3/);
@@ -54,7 +55,7 @@ describe('serve against a cluster: start-up errors', () => {
   });
 
   it('refuses dev certificates against a cluster, and exits rather than hang on its watches', async () => {
-    const run = await serve(['--kubeconfig', join(dir, 'kubeconfig-istio'), '--port', '0'], 20_000);
+    const run = await serve(['--kubeconfig', join(dir, 'kubeconfig-istio'), '--port', '0'], 60_000);
     assert.equal(run.code, 1);
     assert.match(run.stdout, /--tls-cert and --tls-key are required against a cluster/);
   });

@@ -1,6 +1,6 @@
 // The heart of `check`: the webhook's own rules applied to manifest objects
 // instead of AdmissionReviews.
-import type { ManifestObject } from '../manifests/objects.js';
+import { positionOf, type ManifestObject } from '../manifests/objects.js';
 import { mutateDeployment } from '../rules/mutate.js';
 import type { DestinationRule, RuleSettings } from '../rules/types.js';
 import { validateVirtualService } from '../rules/validate.js';
@@ -46,7 +46,8 @@ export function checkObjects(
     inputRules.set(rule, item);
     const replaced = rules.add(rule, 'input', item);
     if (replaced?.source) {
-      const earlier = `${replaced.source.document.file}:${replaced.source.document.index}`;
+      const { line } = positionOf(replaced.source.document, replaced.source.at);
+      const earlier = `${replaced.source.document.file}:${line}`;
       // Two definitions cannot both exist in a cluster: the later apply wins, and so does the later document here.
       report(item, 'warning', '', `also defined at ${earlier}; this later definition is the one checked against`);
     }

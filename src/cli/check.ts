@@ -8,7 +8,7 @@ import { commonFlags, namespaceFrom, parseFlags, pathsFrom, settingsFrom, settin
 import { checkObjects, type CheckCounts } from './check-objects.js';
 import { clusterDestinationRules, clusterVirtualServices } from './cluster.js';
 import type { ClusterState } from './check-guard.js';
-import { findingFromInputError, formatFinding, formatInputError, plural, type Finding } from './findings.js';
+import { findingFromInputError, formatFinding, formatGithub, formatInputError, formatSkipped, plural, type Finding } from './findings.js';
 import type { CliIo } from './io.js';
 import { DestinationRuleSet } from './rule-set.js';
 
@@ -23,15 +23,19 @@ that no longer exists is an error too, as the guard webhook would deny it. Canar
 canary-webhook/enabled: "true") are checked as the webhook would admit them,
 and the subsets it would add for them count as defined.
 
-Prints one line per problem:
-  FILE:DOC: Kind namespace/name: spec.http[0].route: message
-  FILE:DOC: warning: Kind namespace/name: path: message
-where DOC is the 1-based document number in FILE, then a summary line.
+Prints one line per problem, at the line and column of the node:
+  FILE:LINE:COL: Kind namespace/name: spec.http[0].route: message
+  FILE:LINE:COL: warning: Kind namespace/name: path: message
+then a summary line. Folders are read recursively, skipping node_modules and
+hidden folders; documents that are not Kubernetes objects (no apiVersion and
+kind: a Helm values.yaml, a CI workflow) are skipped with a note on stderr.
 
 Flags:
   -f, --filename PATH     file, folder (read recursively) or - for stdin; repeatable
   -n, --namespace NS      namespace of objects that name none (default "default")
-  -o, --output FORMAT     text (default) or json (an array of findings)
+  -o, --output FORMAT     text (default), json (an array of findings) or
+                          github (GitHub Actions annotations on the pull request)
+      --strict            documents that are not Kubernetes objects are input errors
       --cluster           also use the DestinationRules in the cluster, and check the
                           input's DestinationRules against its VirtualServices
       --kubeconfig FILE   kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)
@@ -44,19 +48,25 @@ be denied, 2 input could not be read or parsed (or bad flags).
 Examples:
   canary-webhook check -f k8s/ -f istio/destination-rules.yaml
   kustomize build overlays/prod | canary-webhook check -f - -o json
+  canary-webhook check -f deploy/ -o github     # in a GitHub Actions step
 `;
 
 const checkFlags = {
   ...commonFlags,
   output: { type: 'string', short: 'o' },
+  strict: { type: 'boolean' },
   cluster: { type: 'boolean' },
   kubeconfig: { type: 'string' },
 } as const;
 
+const outputs = ['text', 'json', 'github'] as const;
+type Output = (typeof outputs)[number];
+
 interface CheckRun {
   paths: string[];
   namespace: string;
-  output: 'text' | 'json';
+  output: Output;
+  strict: boolean;
   cluster: boolean;
   kubeconfig: string | undefined;
   settings: RuleSettings;
@@ -71,12 +81,13 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
       return 0;
     }
     const output = values.output ?? 'text';
-    if (output !== 'text' && output !== 'json') throw new UsageError(`--output must be text or json, got "${output}"`);
+    if (!isOutput(output)) throw new UsageError(`--output must be text, json or github, got "${output}"`);
     if (values.kubeconfig !== undefined && !values.cluster) throw new UsageError('--kubeconfig only makes sense with --cluster');
     run = {
       paths: pathsFrom(values, positionals),
       namespace: namespaceFrom(values),
       output,
+      strict: values.strict ?? false,
       cluster: values.cluster ?? false,
       kubeconfig: values.kubeconfig,
       settings: settingsFrom(values),
@@ -91,8 +102,13 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
 
 async function check(run: CheckRun, io: CliIo): Promise<number> {
   const input = await loadManifests(run.paths, io);
-  const { objects, errors } = toObjects(input.documents);
+  const { objects, errors, skipped } = toObjects(input.documents);
   const inputErrors: InputError[] = [...input.errors, ...errors];
+  if (run.strict) {
+    inputErrors.push(...skipped.map((note) => ({ ...note, column: 1, message: note.message.replace(/; skipped$/, ' (--strict)') })));
+  } else {
+    for (const note of skipped) io.stderr.write(`${formatSkipped(note)}\n`);
+  }
   const rules = new DestinationRuleSet(run.settings);
   let cluster: ClusterState | undefined;
   if (run.cluster) {
@@ -117,7 +133,11 @@ async function check(run: CheckRun, io: CliIo): Promise<number> {
   if (run.output === 'json') {
     io.stdout.write(`${JSON.stringify([...inputErrors.map(findingFromInputError), ...findings], null, 2)}\n`);
   } else {
-    for (const finding of findings) io.stdout.write(`${formatFinding(finding)}\n`);
+    if (run.output === 'github') {
+      for (const finding of [...inputErrors.map(findingFromInputError), ...findings]) io.stdout.write(`${formatGithub(finding)}\n`);
+    } else {
+      for (const finding of findings) io.stdout.write(`${formatFinding(finding)}\n`);
+    }
     const documents = input.documents.filter((document) => document.value !== null).length;
     io.stdout.write(`${summary(findings, counts, inputErrors.length, documents, input.files)}\n`);
   }
@@ -132,4 +152,8 @@ function summary(findings: readonly Finding[], counts: CheckCounts, unreadable: 
   return `${verdict.join(', ')}: checked ${plural(counts.virtualServices, 'VirtualService')} and ` +
     `${plural(counts.canaryDeployments, 'canary Deployment')} against ${plural(counts.destinationRules, 'DestinationRule')} ` +
     `(${plural(documents, 'document')} in ${plural(files, 'file')})`;
+}
+
+function isOutput(value: string): value is Output {
+  return (outputs as readonly string[]).includes(value);
 }

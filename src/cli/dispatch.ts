@@ -1,5 +1,5 @@
 // `canary-webhook COMMAND ...`: picks the command; each returns its exit code.
-import { readFile } from 'node:fs/promises';
+import { packageVersion } from '../version.js';
 import { checkHelp, runCheck } from './check.js';
 import { injectHelp, runInject } from './inject.js';
 import { policyHelp, runPolicy } from './policy.js';
@@ -13,7 +13,7 @@ Usage:
   canary-webhook inject -f PATH... [flags] print manifests as the webhook would change them
   canary-webhook policy [flags]            print the ValidatingAdmissionPolicy for the weight rules
   canary-webhook help [COMMAND]            show help for a command
-  canary-webhook --version                 print the version
+  canary-webhook --version                 print the version (also -v)
 
 Examples:
   canary-webhook serve --standalone --seed-dir examples/seed
@@ -37,11 +37,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     case '-h':
       return help(rest[0], io);
     case '--version':
+    case '-v':
     case 'version':
-      io.stdout.write(`${await version()}\n`);
+      io.stdout.write(`${packageVersion()}\n`);
       return 0;
+    case undefined:
+      io.stderr.write(`canary-webhook: no command given\n\n${mainHelp}`);
+      return 2;
     default:
-      io.stderr.write(`${command === undefined ? 'canary-webhook: no command given' : `canary-webhook: unknown command "${command}"`}\n\n${mainHelp}`);
+      // One line and where to look, not a screen of help above the mistake.
+      io.stderr.write(`canary-webhook: unknown ${command.startsWith('-') ? 'flag' : 'command'} "${command}"\nRun 'canary-webhook --help' for usage.\n`);
       return 2;
   }
 }
@@ -50,7 +55,7 @@ async function help(topic: string | undefined, io: CliIo): Promise<number> {
   if (topic === 'serve') return serve(['--help'], io);
   const text = topic === undefined ? mainHelp : { check: checkHelp, inject: injectHelp, policy: policyHelp }[topic];
   if (text === undefined) {
-    io.stderr.write(`canary-webhook: no help for unknown command "${topic}"\n\n${mainHelp}`);
+    io.stderr.write(`canary-webhook: no help for unknown command "${topic}"\nRun 'canary-webhook --help' for usage.\n`);
     return 2;
   }
   io.stdout.write(text);
@@ -69,17 +74,4 @@ async function serve(argv: readonly string[], io: CliIo): Promise<number> {
   // startServer reports bad flags and start-up failures through process.exitCode; keep it.
   const code = process.exitCode;
   return typeof code === 'number' ? code : 0;
-}
-
-/** package.json sits two folders up from src/cli, three from dist/src/cli. */
-async function version(): Promise<string> {
-  for (const relative of ['../../package.json', '../../../package.json']) {
-    try {
-      const manifest = JSON.parse(await readFile(new URL(relative, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
-      if (manifest.name === 'canary-webhook' && typeof manifest.version === 'string') return manifest.version;
-    } catch {
-      // Not at this level; try the next.
-    }
-  }
-  return 'unknown';
 }

@@ -4,7 +4,7 @@
 import { loadManifests } from '../manifests/load.js';
 import { toObjects } from '../manifests/objects.js';
 import { commonFlags, namespaceFrom, parseFlags, pathsFrom, settingsFrom, settingsHelp, UsageError } from './args.js';
-import { formatInputError } from './findings.js';
+import { formatInputError, formatSkipped } from './findings.js';
 import { injectManifests, type InjectOptions } from './inject-objects.js';
 import type { CliIo } from './io.js';
 import { clusterDestinationRules } from './cluster.js';
@@ -94,6 +94,7 @@ export async function runInject(argv: readonly string[], io: CliIo): Promise<num
   const inputObjects = toObjects(input.documents);
   const contextObjects = toObjects(context.documents);
   const errors = [...input.errors, ...inputObjects.errors, ...context.errors, ...contextObjects.errors];
+  for (const note of [...inputObjects.skipped, ...contextObjects.skipped]) io.stderr.write(`${formatSkipped(note)}\n`);
   if (errors.length > 0) {
     // Half a stream piped into kubectl apply would apply half a release.
     for (const error of errors) io.stderr.write(`${formatInputError(error)}\n`);

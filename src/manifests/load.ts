@@ -64,10 +64,18 @@ async function walk(folder: string, cwd: string): Promise<string[]> {
   for (const entry of entries) {
     const path = join(folder, entry.name);
     // Symlinked folders are not followed (as filepath.Walk does), so a link loop cannot hang the walk.
-    if (entry.isDirectory()) files.push(...(await walk(path, cwd)));
+    if (entry.isDirectory()) {
+      // `check -f .` in a repository must not read .git, .github or node_modules: none of it is what gets applied.
+      if (!skippedFolder(entry.name)) files.push(...(await walk(path, cwd)));
+    }
     else if (manifestExtensions.has(extname(entry.name).toLowerCase()) && (entry.isFile() || entry.isSymbolicLink())) files.push(path);
   }
   return files;
+}
+
+/** Hidden folders and node_modules are skipped when walking; a folder named on the command line is still read. */
+function skippedFolder(name: string): boolean {
+  return name === 'node_modules' || name.startsWith('.');
 }
 
 async function readSource(file: string, io: ManifestIo, errors: InputError[]): Promise<string | undefined> {

@@ -14,6 +14,8 @@ export interface SourceDocument {
   ast: Document.Parsed;
   /** 1-based line of an offset into the file; AST ranges are file offsets. */
   lineAt(offset: number): number;
+  /** 1-based line and column of an offset into the file. */
+  positionAt(offset: number): { line: number; column: number };
   /** The plain value; `null` for an empty document. */
   value: unknown;
 }
@@ -45,6 +47,10 @@ export function parseManifestText(file: string, source: string): ParsedFile {
   // parseAllDocuments returns an EmptyStream (not an array) for input with no documents.
   if (!Array.isArray(asts)) return { documents: [], errors: [] };
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
+  const positionAt = (offset: number): { line: number; column: number } => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
   const starts = asts.map((ast, i) => (i === 0 ? 0 : ast.range[0]));
   const documents: SourceDocument[] = [];
   const errors: InputError[] = [];
@@ -65,7 +71,7 @@ export function parseManifestText(file: string, source: string): ParsedFile {
       return;
     }
     const slice = text.slice(starts[i], starts[i + 1] ?? text.length);
-    documents.push({ file, index, line, text: withoutMarker(slice), ast, lineAt, value: value ?? null });
+    documents.push({ file, index, line, text: withoutMarker(slice), ast, lineAt, positionAt, value: value ?? null });
   });
   return { documents, errors };
 }

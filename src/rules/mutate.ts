@@ -54,10 +54,18 @@ function mutate(deployment: unknown, ctx: MutationContext): MutationOutcome {
   const mutated = cloneTree(deployment) as JsonObject;
   applyEdits(mutated, { service: service.value.value, version, selectorVersion, settings, warnings, namespace, namespaceLabels: ctx.namespaceLabels });
   const host = `${service.value.value}.${namespace}.svc.${settings.clusterDomain}`;
+  const deploymentName = stringAt(deployment, 'metadata', 'name');
   return {
     kind: 'mutate',
     mutated,
-    subset: { namespace, service: service.value.value, host, subsetName: toSubsetName(version), labels: { [VERSION_LABEL]: version } },
+    subset: {
+      namespace,
+      service: service.value.value,
+      host,
+      subsetName: toSubsetName(version),
+      labels: { [VERSION_LABEL]: version },
+      ...(typeof deploymentName === 'string' && deploymentName !== '' ? { deployment: deploymentName } : {}),
+    },
     warnings,
   };
 }

@@ -85,6 +85,8 @@ export interface SubsetRequest {
   subsetName: string;
   /** Always `{ version: <version as given> }`. */
   labels: Record<string, string>;
+  /** The Deployment asking (its metadata.name), so the write's log line and Event can name it. */
+  deployment?: string;
 }
 
 export type MutationOutcome =

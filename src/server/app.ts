@@ -1,6 +1,6 @@
 // The HTTP layer without TLS: supertest drives it directly, serve() wraps it in HTTPS.
 //
-// Performance (bench/, README "Performance"): the two admission endpoints are
+// Performance (bench/, docs/performance.md): the two admission endpoints are
 // an express Router dispatched in front of the express app. The app's own
 // dispatch (app.handle) re-parents every req and res with
 // Object.setPrototypeOf, which deoptimises Node's HTTP and stream internals
@@ -19,16 +19,26 @@ import { reviewGuard } from './review-guard.js';
 import { reviewDeployment } from './review-mutate.js';
 import { reviewVirtualService } from './review-validate.js';
 import { routes } from './routes.js';
-import { clip as clipText } from '../rules/text.js';
+import { clip as clipText, singleLine } from '../rules/text.js';
+import { warnInstead, warnSuffix, type Enforcement } from './enforcement.js';
 
 type Reviewer = (request: AdmissionRequest, deps: AppDeps) => Promise<AdmissionVerdict>;
+
+/** Every admission endpoint; each is served at its path and at `<path>/warn` (SPEC §11). A new webhook is a row here. */
+const admissionEndpoints: ReadonlyArray<{ webhook: WebhookName; path: string; review: Reviewer }> = [
+  { webhook: 'mutate', path: routes.mutate, review: reviewDeployment },
+  { webhook: 'validate', path: routes.validate, review: reviewVirtualService },
+  { webhook: 'guard', path: routes.guard, review: reviewGuard },
+];
 
 export function createApp(deps: AppDeps): RequestListener {
   // The hot path: every admission review.
   const reviews = express.Router();
-  reviews.post(routes.mutate, reviewEndpoint('mutate', reviewDeployment, deps));
-  reviews.post(routes.validate, reviewEndpoint('validate', reviewVirtualService, deps));
-  reviews.post(routes.guard, reviewEndpoint('guard', reviewGuard, deps));
+  for (const { webhook, path, review } of admissionEndpoints) {
+    reviews.post(path, reviewEndpoint(webhook, review, deps, 'enforce'));
+    // Namespaces labelled canary-webhook/enforcement=warn are sent here by the webhook configurations.
+    reviews.post(`${path}${warnSuffix}`, reviewEndpoint(webhook, review, deps, 'warn'));
+  }
 
   // Everything else: probes, metrics, 404s.
   const app = express();
@@ -63,7 +73,7 @@ export function createApp(deps: AppDeps): RequestListener {
   };
 }
 
-function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
+function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps, enforcement: Enforcement) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const startedNs = process.hrtime.bigint();
     let parsed: ReturnType<typeof parseAdmissionReview>;
@@ -79,15 +89,18 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
       return;
     }
     const { apiVersion, request } = parsed;
-    let verdict: AdmissionVerdict;
+    let reviewed: AdmissionVerdict;
+    let failed = false;
     try {
-      verdict = await review(request, deps);
+      reviewed = await review(request, deps);
     } catch (error) {
       // A rule must never throw; if one does, the object still gets a clean,
       // explained denial rather than an HTTP 500 the API server would retry.
       deps.logger.error({ uid: clip(request.uid), err: error }, 'review failed unexpectedly');
-      verdict = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
+      failed = true;
+      reviewed = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
     }
+    const verdict = enforcement === 'warn' ? warnInstead(reviewed) : reviewed;
     const answer = admissionResponse(apiVersion, request.uid, verdict);
     closeIfShuttingDown(res, deps);
     const json = JSON.stringify(answer);
@@ -98,7 +111,8 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
     const durationSeconds = elapsedSeconds(startedNs);
     // A metric label from the body must come from a fixed set: free text would grow the registry without bound.
     const operation = typeof request.operation === 'string' && admissionOperations.has(request.operation) ? request.operation : 'unknown';
-    const result = !verdict.allowed ? 'denied' : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
+    // A would-be denial in warn mode is counted apart, so a team sees what enforcing would block.
+    const result = failed ? 'error' : !reviewed.allowed ? (verdict.allowed ? 'warned' : 'denied') : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
     deps.metrics.observeReview(webhook, operation, result, durationSeconds);
     // Every field below comes from the body: clipped, so one review cannot write a megabyte log line.
     deps.logger.info({
@@ -108,6 +122,9 @@ function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
       object: clip(requestObjectName(request)),
       operation,
       allowed: verdict.allowed,
+      ...(enforcement === 'warn' ? { enforcement } : {}),
+      // Why, at info level: `allowed: false` alone sends the operator to reproduce the review.
+      ...(reviewed.allowed ? {} : { reason: clipReason(reviewed.message ?? 'denied') }),
       patchBytes: answer.response.patch ? Buffer.byteLength(answer.response.patch, 'base64') : 0,
       warnings: verdict.warnings?.length ?? 0,
       durationMs: Math.round(durationSeconds * 1e6) / 1e3,
@@ -134,6 +151,11 @@ const admissionOperations = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 /** Log fields come from the body: bounded, so one review cannot write a megabyte line. */
 function clip(text: string): string {
   return clipText(text, 256);
+}
+
+/** The denial as one bounded line: problems joined with `; `. */
+function clipReason(message: string): string {
+  return clipText(singleLine(message.replace(/\n/g, '; ')), 512);
 }
 
 function elapsedSeconds(startedNs: bigint): number {

@@ -1,10 +1,17 @@
 // Prometheus metrics (SPEC §6). A registry per app so tests and the
 // benchmark can run several servers in one process without collisions.
+import { X509Certificate } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { packageVersion } from '../version.js';
 import type { DestinationRuleStore } from '../store/types.js';
 
 export type WebhookName = 'mutate' | 'validate' | 'guard';
-export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'bad_request';
+/**
+ * `warned`: would have been denied, admitted because the namespace is in warn
+ * mode (SPEC §11). `error`: the review itself failed (a bug; the object got
+ * a denial saying so). `bad_request`: the body was no AdmissionReview (400/413).
+ */
+export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'warned' | 'error' | 'bad_request';
 
 export interface WebhookMetrics {
   registry: Registry;
@@ -13,11 +20,26 @@ export interface WebhookMetrics {
   subsetEnsured(outcome: string): void;
   /** One per write the Kubernetes store sent to the API server, conflicts and errors included. */
   destinationRuleWrite(result: string): void;
+  /** The certificate now served (PEM): its notAfter becomes canary_webhook_certificate_expiry_seconds. */
+  certificateServed(certPem: Buffer | string): void;
 }
 
 export function createMetrics(store: Pick<DestinationRuleStore, 'size'>, options: { processMetrics?: boolean } = {}): WebhookMetrics {
   const registry = new Registry();
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'canary_webhook_' });
+  // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...), unprefixed,
+  // so the usual Node.js dashboards and alerts work unchanged.
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'canary_webhook_build_info',
+    help: 'Always 1; the labels say which canary-webhook version runs on which Node.js',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion(), node: process.version }, 1);
+  const certificateExpiry = new Gauge({
+    name: 'canary_webhook_certificate_expiry_seconds',
+    help: 'When the served TLS certificate expires (notAfter), in seconds since the Unix epoch',
+    registers: [registry],
+  });
   const requests = new Counter({
     name: 'canary_webhook_admission_requests_total',
     help: 'Admission reviews answered, by webhook, operation and result',
@@ -71,6 +93,10 @@ export function createMetrics(store: Pick<DestinationRuleStore, 'size'>, options
     },
     destinationRuleWrite(result) {
       writes.inc({ result });
+    },
+    certificateServed(certPem) {
+      // The first certificate of the chain is the one clients check.
+      certificateExpiry.set(Math.floor(Date.parse(new X509Certificate(certPem).validTo) / 1000));
     },
   };
 }

@@ -8,9 +8,10 @@ import { namespaceLabelsOf } from '../manifests/namespaces.js';
 import { toObjects, type ManifestObject } from '../manifests/objects.js';
 import type { DestinationRule } from '../rules/types.js';
 import { loadKubeConfig } from '../store/kube/config.js';
+import { DestinationRuleEvents } from '../store/kube/events.js';
 import { connectKubeStore } from '../store/kube/kube-store.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { DestinationRuleStore } from '../store/types.js';
+import type { DestinationRuleStore, WrittenSubsets } from '../store/types.js';
 import { KubeWorkloadReader } from '../store/kube/workloads.js';
 import { MemoryWorkloads } from '../store/memory-workloads.js';
 import type { WorkloadReader } from '../store/workloads.js';
@@ -30,7 +31,11 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
       },
       'DestinationRules live in memory (standalone mode)',
     );
-    const store = new MemoryStore(config.settings, seed.rules);
+    // The kube store's writer logs its own writes; standalone logs the same line here.
+    const onWritten = ({ action, destinationRule, subsets, deployments }: WrittenSubsets) => {
+      logger.info({ destinationRule: `${destinationRule.metadata.namespace}/${destinationRule.metadata.name}`, subsets, deployments, verb: action === 'created' ? 'creating' : 'patching' }, 'DestinationRule subsets written');
+    };
+    const store = new MemoryStore(config.settings, seed.rules, { onWritten });
     for (const [name, labels] of seed.namespaces) store.putNamespace(name, labels);
     // Seeded Deployments are what already runs: the readiness check counts them as it counts admitted ones.
     const workloads = new MemoryWorkloads(config.settings);
@@ -40,12 +45,14 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
   if (config.seedDir) logger.warn({ seedDir: config.seedDir }, '--seed-dir applies to standalone mode only; ignored');
   const server = kube.kubeConfig.getCurrentCluster()?.server;
   logger.info({ mode: 'kubernetes', source: kube.source, server }, 'DestinationRules come from the Kubernetes API');
+  const events = new DestinationRuleEvents({ kubeConfig: kube.kubeConfig, logger });
   const store = await connectKubeStore({
     kubeConfig: kube.kubeConfig,
     settings: config.settings,
     logger,
     watchSilenceTimeoutMs: config.watchSilenceTimeoutMs,
     onWrite: (result) => metrics.destinationRuleWrite(result),
+    onWritten: (written) => events.record(written),
   });
   return { store, standalone: false, workloads: new KubeWorkloadReader({ kubeConfig: kube.kubeConfig, cacheTtlMs: config.readyCacheTtlMs }) };
 }

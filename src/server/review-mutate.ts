@@ -40,7 +40,8 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
   if (result.outcome === 'refused') return { allowed: false, message: result.reason };
   if (result.outcome === 'failed') {
     const reason = `could not add subset "${outcome.subset.subsetName}" to the DestinationRule for ${outcome.subset.host}: ${result.reason}`;
-    if (deps.onSubsetError === 'deny') return { allowed: false, message: `${reason} (retry the apply; the webhook retries conflicts for ${deps.subsetWriteTimeoutMs} ms)` };
+    // The patch rides along: in warn mode (SPEC §11) the Deployment is admitted as if the write had worked.
+    if (deps.onSubsetError === 'deny') return { allowed: false, message: `${reason} (retry the apply; the webhook retries conflicts for ${deps.subsetWriteTimeoutMs} ms)`, patch };
     deps.logger.warn({ uid: request.uid, reason }, 'subset write failed; allowing as --on-subset-error=warn says');
     return { allowed: true, patch, warnings: [...warnings, warningLine(`subset not written: ${result.reason}`)] };
   }

@@ -17,6 +17,8 @@ export interface ServeOptions {
   requestTimeoutMs: number;
   certReloadIntervalMs: number;
   logger: Logger;
+  /** Told about each certificate served, the first and every reloaded one (the expiry metric). */
+  onCertificate?: (certPem: Buffer) => void;
 }
 
 export interface RunningServer {
@@ -30,6 +32,7 @@ export interface RunningServer {
 
 export async function serve(app: RequestListener, options: ServeOptions): Promise<RunningServer> {
   const initial = await readCertificatePair(options.certPath, options.keyPath);
+  options.onCertificate?.(initial.cert);
   const server = createServer({
     cert: initial.cert,
     key: initial.key,
@@ -51,7 +54,10 @@ export async function serve(app: RequestListener, options: ServeOptions): Promis
     keyPath: options.keyPath,
     intervalMs: options.certReloadIntervalMs,
     logger: options.logger,
-    onChange: (pair) => server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }),
+    onChange: (pair) => {
+      server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' });
+      options.onCertificate?.(pair.cert);
+    },
   });
 
   const sockets = new Set<Socket>();

@@ -7,6 +7,7 @@ import { createMetrics } from './metrics.js';
 import { serve, type RunningServer } from './serve.js';
 import { openStore } from './open-store.js';
 import { resolveTlsFiles } from './tls-files.js';
+import { packageVersion } from '../version.js';
 
 export interface StartedServer {
   running: RunningServer;
@@ -27,7 +28,7 @@ export async function startServer(argv: readonly string[]): Promise<StartedServe
     config = parseServeConfig(argv);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`canary-webhook serve: ${error.message}\n\n${serveUsage()}`);
+    process.stderr.write(`canary-webhook serve: ${error.message}\nRun 'canary-webhook serve --help' for usage.\n`);
     process.exitCode = 2;
     return undefined;
   }
@@ -77,6 +78,13 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
       requestTimeoutMs: config.requestTimeoutMs,
       certReloadIntervalMs: config.certReloadIntervalMs,
       logger,
+      onCertificate: (certPem) => {
+        try {
+          metrics.certificateServed(certPem);
+        } catch (error) {
+          logger.warn({ err: (error as Error).message }, 'cannot read the expiry of the served certificate');
+        }
+      },
     });
   } catch (error) {
     // The store's watches would otherwise keep a process that cannot serve alive.
@@ -84,7 +92,7 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
     await opened.store.close();
     throw error;
   }
-  logger.info({ port: running.port, certPath: config.tlsCertPath ?? config.certDir }, `canary-webhook listening on https://${config.bindAddress}:${running.port}`);
+  logger.info({ version: packageVersion(), node: process.version, port: running.port, certPath: config.tlsCertPath ?? config.certDir }, `canary-webhook listening on https://${config.bindAddress}:${running.port}`);
   let stopping: Promise<void> | undefined;
   return {
     running,

@@ -5,8 +5,13 @@ import { planSubset } from '../rules/subset-plan.js';
 import type { DestinationRule, RuleSettings, SubsetRequest } from '../rules/types.js';
 import { HostIndex } from './host-index.js';
 import { planInputFor } from './plan-input.js';
-import type { DestinationRuleStore, EnsureSubsetResult } from './types.js';
+import type { DestinationRuleStore, EnsureSubsetResult, WrittenSubsets } from './types.js';
 import { MemoryRouting } from './memory-routing.js';
+
+export interface MemoryStoreOptions {
+  /** Called after each create or append (the write's log line in standalone mode). */
+  onWritten?: (written: WrittenSubsets) => void;
+}
 
 export class MemoryStore implements DestinationRuleStore {
   private readonly index: HostIndex;
@@ -19,6 +24,7 @@ export class MemoryStore implements DestinationRuleStore {
   constructor(
     private readonly settings: RuleSettings,
     seed: DestinationRule[] = [],
+    private readonly options: MemoryStoreOptions = {},
   ) {
     this.index = new HostIndex(settings.clusterDomain);
     for (const rule of seed) this.index.upsert(this.stamp(structuredClone(rule)));
@@ -50,11 +56,13 @@ export class MemoryStore implements DestinationRuleStore {
         case 'create': {
           const created = this.stamp(structuredClone(plan.destinationRule));
           this.index.upsert(created);
+          this.options.onWritten?.({ action: 'created', destinationRule: created, subsets: [request.subsetName], deployments: deploymentsOf(request) });
           return { outcome: 'created', destinationRule: created, warnings: plan.warnings, attempts: 1 };
         }
         case 'append': {
           const updated = this.stamp(structuredClone(plan.updated));
           this.index.upsert(updated);
+          if (!plan.present) this.options.onWritten?.({ action: 'appended', destinationRule: updated, subsets: [request.subsetName], deployments: deploymentsOf(request) });
           return { outcome: plan.present ? 'present' : 'appended', destinationRule: updated, warnings: plan.warnings, attempts: 1 };
         }
       }
@@ -93,4 +101,8 @@ export class MemoryStore implements DestinationRuleStore {
     rule.metadata.resourceVersion = String(this.resourceVersion);
     return rule;
   }
+}
+
+function deploymentsOf(request: SubsetRequest): string[] {
+  return request.deployment === undefined ? [] : [request.deployment];
 }

@@ -8,6 +8,17 @@ export type EnsureSubsetResult =
   /** Over a bound (`--max-subsets`): always a denial, whatever --on-subset-error says. */
   | { outcome: 'refused'; reason: string; attempts: number };
 
+/** One DestinationRule write that succeeded: for the log line and the Kubernetes Event (SPEC §6). */
+export interface WrittenSubsets {
+  action: 'created' | 'appended';
+  /** The rule as the write returned it. */
+  destinationRule: DestinationRule;
+  /** Subsets this write added. */
+  subsets: string[];
+  /** The Deployments that asked for them (those whose names are known). */
+  deployments: string[];
+}
+
 /**
  * The seam between the pure rules and where DestinationRules live: the
  * in-memory store (standalone mode, offline CLI) and the Kubernetes store

@@ -7,11 +7,11 @@
 //   node dist/src/tls/certs-command.js --namespace canary-webhook --out certs \
 //     --overlay deploy/overlays/local --image registry.example/canary-webhook:1.0
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { policyBindingNames } from '../policy/manifest.js';
 import { generateCertificates, writeFileAtomic } from './dev-certs.js';
 
@@ -138,14 +138,15 @@ export async function writeLocalOverlay(options: OverlayOptions): Promise<string
   await writeFileAtomic(path.join(options.overlayDir, 'tls.key'), keyPem, 0o600);
 
   const caBundle = Buffer.from(caPem, 'utf8').toString('base64');
-  const webhookPatch = (kind: string, name: string, webhooks = 1) => {
+  const webhookPatch = ({ kind, name, entries }: WebhookConfigurationEntries) => {
     const operations: Array<{ op: 'add' | 'replace'; path: string; value: unknown }> = [];
-    for (let index = 0; index < webhooks; index++) {
-      operations.push({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundle });
+    // Every entry: each webhook has an enforcing and a warn-mode entry (SPEC §11).
+    for (let i = 0; i < entries; i++) {
+      operations.push({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle });
       if (options.namespace !== baseNames.namespace) {
         // kustomize's namespace transformer moves the Service reference but not
         // the selector that keeps the webhook away from its own namespace.
-        operations.push({ op: 'replace', path: `/webhooks/${index}/namespaceSelector/matchExpressions/0/values`, value: ['kube-system', options.namespace] });
+        operations.push({ op: 'replace', path: `/webhooks/${i}/namespaceSelector/matchExpressions/0/values`, value: ['kube-system', options.namespace] });
       }
     }
     return {
@@ -171,9 +172,7 @@ export async function writeLocalOverlay(options: OverlayOptions): Promise<string
       },
     ],
     patches: [
-      webhookPatch('MutatingWebhookConfiguration', baseNames.mutatingWebhookConfiguration),
-      webhookPatch('ValidatingWebhookConfiguration', baseNames.validatingWebhookConfiguration),
-      webhookPatch('ValidatingWebhookConfiguration', baseNames.guardWebhookConfiguration, 2),
+      ...(await webhookConfigurations(options.baseDir)).map(webhookPatch),
       ...(options.namespace === baseNames.namespace ? [] : policyBindingPatches(options.namespace)),
     ],
   };
@@ -182,6 +181,22 @@ export async function writeLocalOverlay(options: OverlayOptions): Promise<string
   // Literal blocks keep the embedded JSON patches readable and unambiguous.
   await writeFileAtomic(file, header + stringify(kustomization, { blockQuote: 'literal' }), 0o644);
   return file;
+}
+
+interface WebhookConfigurationEntries { kind: string; name: string; entries: number }
+
+/** The webhook configurations the base defines, and how many entries each has. */
+async function webhookConfigurations(baseDir: string): Promise<WebhookConfigurationEntries[]> {
+  const found: WebhookConfigurationEntries[] = [];
+  for (const file of (await readdir(baseDir)).filter((name) => /\.ya?ml$/.test(name)).sort()) {
+    for (const document of parseAllDocuments(await readFile(path.join(baseDir, file), 'utf8'))) {
+      const value = document.toJS() as { kind?: unknown; metadata?: { name?: unknown }; webhooks?: unknown } | null;
+      if ((value?.kind === 'MutatingWebhookConfiguration' || value?.kind === 'ValidatingWebhookConfiguration') && typeof value.metadata?.name === 'string') {
+        found.push({ kind: value.kind, name: value.metadata.name, entries: Array.isArray(value.webhooks) ? value.webhooks.length : 0 });
+      }
+    }
+  }
+  return found;
 }
 
 /** The weight policy's bindings exclude the webhook's namespace too (deploy/base/policy.yaml). */

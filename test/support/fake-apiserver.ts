@@ -45,6 +45,8 @@ export class FakeApiServer {
   connectionsOpened = 0;
   /** Faults answered so far, by status code. */
   readonly injected = new Map<number, number>();
+  /** Core v1 Events created (POST /api/v1/namespaces/NS/events), as stored, in order. */
+  readonly events: Obj[] = [];
   private faults: FaultRule[] = [];
   /** Latency timers still running: `stop()` ends them so no timer outlives the server. */
   private readonly delays = new Map<NodeJS.Timeout, () => void>();
@@ -169,6 +171,7 @@ export class FakeApiServer {
       if (plural !== 'deployments' || parts.length > (namespaced ? 7 : 4)) return notFound;
       return this.resource(req, res, url, isWatch, body, record, { plural, version: 'v1', namespace: namespaced ? parts[4] : undefined, name: namespaced ? parts[6] : undefined });
     }
+    if (parts[0] === 'api' && parts[4] === 'events') return this.coreEvents(parts, req.method ?? 'GET', body);
     if (parts[0] === 'api') return routeCore(this.objects, req.method ?? 'GET', parts, url);
     if (parts[0] !== 'apis') return notFound;
     const served = this.servedVersions;
@@ -230,6 +233,23 @@ export class FakeApiServer {
       default:
         return { status: 405, body: statusBody(405, 'MethodNotAllowed', `${method} not allowed`) };
     }
+  }
+
+  /** Only what the webhook sends to the core API: Events, created and listed. */
+  private coreEvents(parts: string[], method: string, body: unknown): Result {
+    const [, version, namespaces, namespace, resource, name] = parts;
+    if (version !== 'v1' || namespaces !== 'namespaces' || namespace === undefined || resource !== 'events' || name !== undefined) {
+      return { status: 404, body: statusBody(404, 'NotFound', 'the server could not find the requested resource') };
+    }
+    if (method === 'GET') return { status: 200, body: { apiVersion: 'v1', kind: 'EventList', metadata: {}, items: this.events.filter((event) => (event.metadata as { namespace?: string }).namespace === namespace) } };
+    if (method !== 'POST') return { status: 405, body: statusBody(405, 'MethodNotAllowed', `${method} not allowed`) };
+    const event = structuredClone(body) as Obj & { metadata?: { name?: string; generateName?: string; namespace?: string } };
+    const metadata = event.metadata ?? {};
+    if ((metadata.namespace ?? namespace) !== namespace) return { status: 400, body: statusBody(400, 'BadRequest', 'the namespace of the object does not match the namespace of the request') };
+    if (typeof event.involvedObject !== 'object' || event.involvedObject === null) return { status: 422, body: statusBody(422, 'Invalid', 'involvedObject is required') };
+    const stored = { ...event, metadata: { ...metadata, namespace, name: metadata.name ?? `${metadata.generateName ?? ''}${(this.events.length + 1).toString(36).padStart(5, '0')}` } };
+    this.events.push(stored);
+    return { status: 201, body: stored };
   }
 
   /** A list, paged when `limit` is given (the continue token is the next offset plus the snapshot's resourceVersion). */

@@ -1,5 +1,6 @@
 // A small kustomize renderer for the manifest tests: exactly the features
-// deploy/ uses (resources, patches, namespace, images, secretGenerator), and
+// deploy/ uses (resources, patches, namespace, images, secretGenerator,
+// configMapGenerator), and
 // an error for anything else, so it can never silently render something
 // different from `kubectl kustomize`. Where kubectl is installed the tests
 // also compare the two outputs.
@@ -20,7 +21,7 @@ export interface Manifest extends JsonObject {
   metadata: JsonObject & { name: string; namespace?: string };
 }
 
-const supportedKeys = new Set(['apiVersion', 'kind', 'resources', 'patches', 'namespace', 'images', 'secretGenerator']);
+const supportedKeys = new Set(['apiVersion', 'kind', 'resources', 'patches', 'namespace', 'images', 'secretGenerator', 'configMapGenerator']);
 
 // Kinds deploy/ uses that have no namespace; everything else is namespaced.
 const clusterScopedKinds = new Set([
@@ -47,6 +48,9 @@ export async function renderKustomization(dir: string): Promise<Manifest[]> {
   }
   for (const generator of objectList(kustomization.secretGenerator)) {
     manifests.push(await generateSecret(dir, generator));
+  }
+  for (const generator of objectList(kustomization.configMapGenerator)) {
+    manifests.push(await generateConfigMap(dir, generator));
   }
   for (const patch of objectList(kustomization.patches)) {
     manifests = await applyPatch(dir, manifests, patch);
@@ -85,6 +89,22 @@ async function generateSecret(dir: string, generator: JsonObject): Promise<Manif
   const metadata: Manifest['metadata'] = { name: String(generator.name) };
   if (typeof generator.namespace === 'string') metadata.namespace = generator.namespace;
   return { apiVersion: 'v1', kind: 'Secret', metadata, type: typeof generator.type === 'string' ? generator.type : 'Opaque', data };
+}
+
+async function generateConfigMap(dir: string, generator: JsonObject): Promise<Manifest> {
+  const options = generator.options;
+  if (!isObject(options) || options.disableNameSuffixHash !== true) {
+    throw new Error(`${dir}: configMapGenerator without disableNameSuffixHash: true is not supported by the test renderer`);
+  }
+  const data: JsonObject = {};
+  for (const entry of stringList(generator.files)) {
+    const [key, file] = entry.includes('=') ? (entry.split('=', 2) as [string, string]) : [path.basename(entry), entry];
+    data[key] = await readFile(path.resolve(dir, file), 'utf8');
+  }
+  const metadata: Manifest['metadata'] = { name: String(generator.name) };
+  if (typeof generator.namespace === 'string') metadata.namespace = generator.namespace;
+  if (isObject(options.labels)) metadata.labels = options.labels;
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
 }
 
 async function applyPatch(dir: string, manifests: Manifest[], patch: JsonObject): Promise<Manifest[]> {

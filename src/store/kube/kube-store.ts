@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { DestinationRule, RuleSettings, SubsetRequest } from '../../rules/types.js';
 import { HostIndex } from '../host-index.js';
-import type { DestinationRuleStore, EnsureSubsetResult } from '../types.js';
+import type { DestinationRuleStore, EnsureSubsetResult, WrittenSubsets } from '../types.js';
 import { DestinationRuleCache } from './cache.js';
 import { DestinationRuleClient, describeError } from './client.js';
 import { discoverIstioVersion, IstioNotInstalledError } from './discovery.js';
@@ -25,6 +25,8 @@ export interface KubeStoreOptions {
   subsetWriteRetry?: SubsetWriteRetry;
   /** DestinationRule write results, for metrics. */
   onWrite?: (result: WriteResult) => void;
+  /** Each successful write, for Kubernetes Events (src/store/kube/events.ts). */
+  onWritten?: (written: WrittenSubsets) => void;
   /** Cap on a direct read (refreshNamespaces, the initial list); default 5,000 ms. */
   requestTimeoutMs?: number;
   /** How long start-up keeps retrying an unreachable API server before rejecting; default 10,000 ms. */
@@ -98,6 +100,7 @@ class KubeStoreImpl implements KubeStore {
       logger: options.logger,
       retry: options.subsetWriteRetry,
       onWrite: options.onWrite,
+      onWritten: options.onWritten,
     });
     this.routing = new KubeRoutingView({
       kubeConfig: options.kubeConfig,

@@ -19,7 +19,7 @@ import type { DestinationRule, RuleSettings, SubsetRequest } from '../../rules/t
 import type { HostIndex } from '../host-index.js';
 import { planInputFor } from '../plan-input.js';
 import type { PlanInput } from '../../rules/subset-plan.js';
-import type { EnsureSubsetResult } from '../types.js';
+import type { EnsureSubsetResult, WrittenSubsets } from '../types.js';
 import type { DestinationRuleCache } from './cache.js';
 import { describeError, httpStatusOf, type DestinationRuleClient } from './client.js';
 import { backoffDelay, Sleeper } from './retry.js';
@@ -46,6 +46,8 @@ export interface WriterOptions {
   retry?: SubsetWriteRetry;
   /** Called with each API write's result, and with 'present' for each request that needed no write. */
   onWrite?: (result: WriteResult) => void;
+  /** Called after each successful create or patch (Kubernetes Events); must not throw or block. */
+  onWritten?: (written: WrittenSubsets) => void;
 }
 
 interface Entry {
@@ -288,7 +290,12 @@ export class SubsetWriter {
         : await client.create(final, timeoutMs, this.stopSignal.signal);
       cache.observe(written);
       onWrite?.(group.original ? 'appended' : 'created');
-      logger.info({ destinationRule: group.key, subsets: group.answers.map((a) => a.entry.request.subsetName), verb }, 'DestinationRule subsets written');
+      const added = group.answers.filter((a) => a.outcome !== 'present').map((a) => a.entry.request);
+      const subsets = added.map((request) => request.subsetName);
+      const deployments = added.flatMap((request) => (request.deployment === undefined ? [] : [request.deployment]));
+      logger.info({ destinationRule: group.key, subsets, deployments, verb }, 'DestinationRule subsets written');
+      // A write that only dropped a companion's duplicate adds nothing worth an Event.
+      if (subsets.length > 0) this.options.onWritten?.({ action: group.original ? 'appended' : 'created', destinationRule: written, subsets, deployments });
       for (const { entry, outcome, warnings } of group.answers) entry.settle({ outcome, destinationRule: written, warnings, attempts: entry.attempts });
       return { retry: false };
     } catch (err) {
