@@ -12,7 +12,10 @@ describe('serve configuration', () => {
     assert.equal(config.settings.rootNamespace, 'istio-system');
     assert.equal(config.settings.injectMode, 'both');
     assert.equal(config.onSubsetError, 'deny');
-    assert.equal(config.maxBodyBytes, 10 * 1024 * 1024);
+    assert.equal(config.maxBodyBytes, 3 * 1024 * 1024, "the API server's own request limit");
+    assert.equal(config.store, 'auto');
+    assert.equal(config.maxInFlight, 64);
+    assert.equal(config.maxDirectReads, 16);
     assert.ok(config.keepAliveTimeoutMs > 90_000, 'outlasts the API server\'s idle connections');
     assert.ok(config.headersTimeoutMs < 90_000 && config.requestTimeoutMs < 90_000, 'dribbling clients are cut off quickly');
     assert.ok(config.subsetWriteTimeoutMs < 5_000, 'the subset deadline stays under the webhook timeout');
@@ -33,6 +36,12 @@ describe('serve configuration', () => {
     assert.equal(config.kubeconfigPath, '/tmp/kubeconfig');
   });
 
+  it('--standalone is an alias of --store=memory', () => {
+    assert.equal(parseServeConfig(['--standalone'], {}).store, 'memory');
+    assert.equal(parseServeConfig(['--store=memory'], {}).standalone, true);
+    assert.equal(parseServeConfig([], { CANARY_WEBHOOK_STORE: 'kube' }).store, 'kube');
+  });
+
   it('rejects bad values with a message naming the flag', () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
       [['--port', 'http'], {}, /--port must be an integer/],
@@ -43,6 +52,9 @@ describe('serve configuration', () => {
       [['--log-level', 'loud'], {}, /--log-level must be one of/],
       [['--no-such-flag'], {}, /Unknown option '--no-such-flag'/],
       [[], { CANARY_WEBHOOK_STANDALONE: 'maybe' }, /CANARY_WEBHOOK_STANDALONE must be true or false/],
+      [['--store', 'etcd'], {}, /--store must be one of memory, kube, auto/],
+      [['--standalone', '--store', 'kube'], {}, /--standalone is --store=memory/],
+      [['--max-in-flight', '0'], {}, /--max-in-flight must be an integer from 1/],
     ];
     for (const [argv, env, message] of cases) {
       assert.throws(() => parseServeConfig(argv, env), (error: unknown) => error instanceof ConfigError && message.test(error.message), argv.join(' '));
