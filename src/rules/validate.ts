@@ -36,14 +36,23 @@ export function validateVirtualService(
 ): ValidationResult {
   const namespace = namespaceFor(virtualService, ctx);
   const walk = safeWalk(virtualService, namespace, ctx);
-  let subsetProblems: Problem[];
-  try {
-    const candidates = typeof destinationRules === 'function' ? candidatesFor(walk.references, destinationRules) : destinationRules;
-    subsetProblems = checkSubsets(walk.references, candidates, namespace, ctx.settings);
-  } catch (error) {
-    subsetProblems = [internalProblem(error)];
-  }
+  const subsetProblems = subsetProblemsOf(walk.references, destinationRules, namespace, ctx.settings);
   return { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings(walk.warnings) };
+}
+
+/** The subset half of validateVirtualService, also for references kept from an earlier walk (src/rules/subset-recheck.ts). */
+export function subsetProblemsOf(
+  references: readonly SubsetReference[],
+  destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
+  namespace: string,
+  settings: ValidationContext['settings'],
+): Problem[] {
+  try {
+    const candidates = typeof destinationRules === 'function' ? candidatesFor(references, destinationRules) : destinationRules;
+    return checkSubsets(references, candidates, namespace, settings);
+  } catch (error) {
+    return [internalProblem(error)];
+  }
 }
 
 /** What `lookup` returns for each referenced host, each rule once, in reference order. */
@@ -74,9 +83,10 @@ export function namespacesToRefresh(virtualService: unknown, ctx: ValidationCont
   return [...new Set(all.filter((name): name is string => name !== undefined && name !== ''))];
 }
 
-export function formatProblems(problems: readonly Problem[]): string {
+/** `total`: how many problems there are when `problems` holds only the first of them (sorted). */
+export function formatProblems(problems: readonly Problem[], total = problems.length): string {
   const lines = problems.slice(0, MAX_PROBLEM_LINES).map((problem) => singleLine(`${problem.path}: ${problem.message}`));
-  const rest = problems.length - lines.length;
+  const rest = total - lines.length;
   if (rest > 0) lines.push(`... and ${rest} more problem${rest === 1 ? '' : 's'}`);
   return lines.join('\n');
 }
@@ -85,7 +95,7 @@ export function formatProblems(problems: readonly Problem[]): string {
  * `request.namespace` is authoritative (SPEC §5); offline callers may leave
  * it empty, and then the object's own namespace, then Kubernetes' default.
  */
-function namespaceFor(virtualService: unknown, ctx: ValidationContext): string {
+export function namespaceFor(virtualService: unknown, ctx: ValidationContext): string {
   if (ctx.namespace !== '') return ctx.namespace;
   const metadata = isRecord(virtualService) ? field(virtualService, 'metadata') : undefined;
   const own = isRecord(metadata) ? field(metadata, 'namespace') : undefined;
@@ -214,7 +224,7 @@ function capWarnings(warnings: readonly string[]): string[] {
  * Document order: `spec.http[2]` before `spec.http[10]`, a route's sum before
  * its entries, so a denial reads top to bottom like the manifest.
  */
-function sortByPath(problems: readonly Problem[]): Problem[] {
+export function sortByPath(problems: readonly Problem[]): Problem[] {
   const keyed = problems.map((problem, index) => ({ problem, index, key: pathKey(problem.path) }));
   keyed.sort((a, b) => compareKeys(a.key, b.key) || a.index - b.index);
   return keyed.map(({ problem }) => problem);

@@ -17,16 +17,21 @@ import type { AppDeps } from './deps.js';
 import type { WebhookName } from './metrics.js';
 import { reviewDeployment } from './review-mutate.js';
 import { reviewVirtualService } from './review-validate.js';
+import { DirectReads } from './review-refresh.js';
 import { routes } from './routes.js';
 import { clip as clipText } from '../rules/text.js';
 
 type Reviewer = (request: AdmissionRequest, deps: AppDeps) => Promise<AdmissionVerdict>;
 
-export function createApp(deps: AppDeps): RequestListener {
+export function createApp(appDeps: AppDeps): RequestListener {
+  // Direct reads are shared between this app's reviews (and owned by it, not by the module).
+  const deps: AppDeps = appDeps.directReads ? appDeps : { ...appDeps, directReads: new DirectReads(appDeps.store, { maxNamespacesPerReview: appDeps.maxDirectReads ?? 16, logger: appDeps.logger }) };
+  // One count for both endpoints: the memory a review holds does not depend on which it is.
+  const inFlight: InFlight = { count: 0, max: deps.maxInFlight ?? 64 };
   // The hot path: every admission review.
   const reviews = express.Router();
-  reviews.post(routes.mutate, reviewEndpoint('mutate', reviewDeployment, deps));
-  reviews.post(routes.validate, reviewEndpoint('validate', reviewVirtualService, deps));
+  reviews.post(routes.mutate, reviewEndpoint('mutate', reviewDeployment, deps, inFlight));
+  reviews.post(routes.validate, reviewEndpoint('validate', reviewVirtualService, deps, inFlight));
 
   // Everything else: probes, metrics, 404s.
   const app = express();
@@ -61,56 +66,86 @@ export function createApp(deps: AppDeps): RequestListener {
   };
 }
 
-function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps) {
+interface InFlight { count: number; max: number }
+
+function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps, inFlight: InFlight) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const startedNs = process.hrtime.bigint();
-    let parsed: ReturnType<typeof parseAdmissionReview>;
-    try {
-      parsed = parseAdmissionReview(await readJsonBody(req, deps.maxBodyBytes));
-    } catch (error) {
-      const statusCode = error instanceof BodyError ? error.statusCode : 400;
-      const message = error instanceof BodyError || error instanceof BadReviewError ? error.message : 'could not read the AdmissionReview';
-      deps.metrics.observeReview(webhook, 'unknown', 'bad_request', elapsedSeconds(startedNs));
-      deps.logger.info({ webhook, status: statusCode, reason: message }, 'bad admission request');
+    // Counted from the first byte: a body being read holds memory as much as a review does.
+    if (inFlight.count >= inFlight.max) {
+      deps.metrics.observeReview(webhook, 'unknown', 'throttled', elapsedSeconds(startedNs));
+      deps.logger.debug({ webhook, inFlight: inFlight.count }, 'too many reviews in flight; answered 429');
+      // The body is not read: Node discards it before the connection is reused.
+      req.resume();
       closeIfShuttingDown(res, deps);
-      sendText(res, statusCode, `${message}\n`);
+      const text = `canary-webhook has ${inFlight.max} reviews in flight (--max-in-flight); retry\n`;
+      res.writeHead(429, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Retry-After': '1' });
+      res.end(text);
       return;
     }
-    const { apiVersion, request } = parsed;
-    let verdict: AdmissionVerdict;
+    inFlight.count += 1;
     try {
-      verdict = await review(request, deps);
-    } catch (error) {
-      // A rule must never throw; if one does, the object still gets a clean,
-      // explained denial rather than an HTTP 500 the API server would retry.
-      deps.logger.error({ uid: clip(request.uid), err: error }, 'review failed unexpectedly');
-      verdict = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
+      await answerReview(webhook, review, deps, req, res, startedNs);
+    } finally {
+      inFlight.count -= 1;
     }
-    const answer = admissionResponse(apiVersion, request.uid, verdict);
-    closeIfShuttingDown(res, deps);
-    const json = JSON.stringify(answer);
-    // The headers express's res.type('application/json').send(string) would set.
-    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
-    res.end(json);
-
-    const durationSeconds = elapsedSeconds(startedNs);
-    // A metric label from the body must come from a fixed set: free text would grow the registry without bound.
-    const operation = typeof request.operation === 'string' && admissionOperations.has(request.operation) ? request.operation : 'unknown';
-    const result = !verdict.allowed ? 'denied' : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
-    deps.metrics.observeReview(webhook, operation, result, durationSeconds);
-    // Every field below comes from the body: clipped, so one review cannot write a megabyte log line.
-    deps.logger.info({
-      uid: clip(request.uid),
-      webhook,
-      kind: typeof request.kind?.kind === 'string' ? clip(request.kind.kind) : undefined,
-      object: clip(requestObjectName(request)),
-      operation,
-      allowed: verdict.allowed,
-      patchBytes: answer.response.patch ? Buffer.byteLength(answer.response.patch, 'base64') : 0,
-      warnings: verdict.warnings?.length ?? 0,
-      durationMs: Math.round(durationSeconds * 1e6) / 1e3,
-    }, 'review');
   };
+}
+
+async function answerReview(webhook: WebhookName, review: Reviewer, deps: AppDeps, req: IncomingMessage, res: ServerResponse, startedNs: bigint): Promise<void> {
+  let parsed: ReturnType<typeof parseAdmissionReview>;
+  try {
+    parsed = parseAdmissionReview(await readJsonBody(req, deps.maxBodyBytes, deps.bodyIdleTimeoutMs));
+  } catch (error) {
+    const statusCode = error instanceof BodyError ? error.statusCode : 400;
+    const message = error instanceof BodyError || error instanceof BadReviewError ? error.message : 'could not read the AdmissionReview';
+    deps.metrics.observeReview(webhook, 'unknown', 'bad_request', elapsedSeconds(startedNs));
+    deps.logger.info({ webhook, status: statusCode, reason: message }, 'bad admission request');
+    closeIfShuttingDown(res, deps);
+    sendText(res, statusCode, `${message}\n`);
+    return;
+  }
+  const { apiVersion, request } = parsed;
+  // Read before the review: it may drop request.object before it waits on the network.
+  const logged = {
+    uid: clip(request.uid),
+    kind: typeof request.kind?.kind === 'string' ? clip(request.kind.kind) : undefined,
+    object: clip(requestObjectName(request)),
+    // A metric label from the body must come from a fixed set: free text would grow the registry without bound.
+    operation: typeof request.operation === 'string' && admissionOperations.has(request.operation) ? request.operation : 'unknown',
+  };
+  let verdict: AdmissionVerdict;
+  try {
+    verdict = await review(request, deps);
+  } catch (error) {
+    // A rule must never throw; if one does, the object still gets a clean,
+    // explained denial rather than an HTTP 500 the API server would retry.
+    deps.logger.error({ uid: logged.uid, err: error }, 'review failed unexpectedly');
+    verdict = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
+  }
+  const answer = admissionResponse(apiVersion, request.uid, verdict);
+  closeIfShuttingDown(res, deps);
+  const json = JSON.stringify(answer);
+  // The headers express's res.type('application/json').send(string) would set.
+  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+  res.end(json);
+
+  const durationSeconds = elapsedSeconds(startedNs);
+  const { operation } = logged;
+  const result = !verdict.allowed ? 'denied' : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
+  deps.metrics.observeReview(webhook, operation, result, durationSeconds);
+  // Every field below comes from the body: clipped, so one review cannot write a megabyte log line.
+  deps.logger.info({
+    uid: logged.uid,
+    webhook,
+    kind: logged.kind,
+    object: logged.object,
+    operation,
+    allowed: verdict.allowed,
+    patchBytes: answer.response.patch ? Buffer.byteLength(answer.response.patch, 'base64') : 0,
+    warnings: verdict.warnings?.length ?? 0,
+    durationMs: Math.round(durationSeconds * 1e6) / 1e3,
+  }, 'review');
 }
 
 /**

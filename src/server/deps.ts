@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { RuleSettings } from '../rules/types.js';
 import type { DestinationRuleStore } from '../store/types.js';
 import type { WebhookMetrics } from './metrics.js';
+import type { DirectReads } from './review-refresh.js';
 
 /** Everything the HTTP layer needs, injected so tests and the benchmark can build it without TLS or a cluster. */
 export interface AppDeps {
@@ -14,4 +15,12 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** True once SIGTERM arrived: readiness fails and connections are closed after their answer. */
   isShuttingDown: () => boolean;
+  /** Reviews handled at once; more get 429 (default 64). */
+  maxInFlight?: number;
+  /** A body that makes no progress this long is cut off (default: none beyond the server's request timeout). */
+  bodyIdleTimeoutMs?: number;
+  /** Namespaces one review re-reads directly (default 16). */
+  maxDirectReads?: number;
+  /** Shared direct reads; createApp makes one when absent. */
+  directReads?: DirectReads;
 }

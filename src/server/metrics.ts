@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DestinationRuleStore } from '../store/types.js';
 
 export type WebhookName = 'mutate' | 'validate';
-export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'bad_request';
+export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'bad_request' | 'throttled';
 
 export interface WebhookMetrics {
   registry: Registry;
