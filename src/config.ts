@@ -73,10 +73,10 @@ export const serveFlags: Record<string, FlagSpec> = {
   'shutdown-grace-ms': { env: 'CANARY_WEBHOOK_SHUTDOWN_GRACE_MS', type: 'string', help: 'on SIGTERM, how long in-flight reviews may take (default 20000)' },
   'watch-silence-timeout-ms': { env: 'CANARY_WEBHOOK_WATCH_SILENCE_TIMEOUT_MS', type: 'string', help: 'restart a DestinationRule watch silent this long (default 300000)' },
   'cert-reload-interval-ms': { env: 'CANARY_WEBHOOK_CERT_RELOAD_INTERVAL_MS', type: 'string', help: 'how often certificate files are re-checked besides fs events (default 10000)' },
-  'max-in-flight': { env: 'CANARY_WEBHOOK_MAX_IN_FLIGHT', type: 'string', help: 'reviews handled at once; more get 429 + Retry-After (default 64)' },
+  'max-in-flight': { env: 'CANARY_WEBHOOK_MAX_IN_FLIGHT', type: 'string', help: 'reviews handled at once; more get 429 + Retry-After (default 32)' },
   'max-connections': { env: 'CANARY_WEBHOOK_MAX_CONNECTIONS', type: 'string', help: 'open connections at once; more are refused (default 2048)' },
   'max-direct-reads': { env: 'CANARY_WEBHOOK_MAX_DIRECT_READS', type: 'string', help: 'namespaces one review re-reads before a denial; the rest from the cache (default 16)' },
-  'body-idle-timeout-ms': { env: 'CANARY_WEBHOOK_BODY_IDLE_TIMEOUT_MS', type: 'string', help: 'cut off a request body that stalls this long (default 5000)' },
+  'body-idle-timeout-ms': { env: 'CANARY_WEBHOOK_BODY_IDLE_TIMEOUT_MS', type: 'string', help: 'cut off a request body that stalls this long (default 10000)' },
 };
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -166,10 +166,10 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     watchSilenceTimeoutMs: integer('watch-silence-timeout-ms', 300_000, 1_000, 3_600_000),
     certReloadIntervalMs: integer('cert-reload-interval-ms', 10_000, 100, 3_600_000),
     store,
-    maxInFlight: integer('max-in-flight', 64, 1, 100_000),
+    maxInFlight: integer('max-in-flight', 32, 1, 100_000),
     maxConnections: integer('max-connections', 2_048, 1, 1_000_000),
     maxDirectReads: integer('max-direct-reads', 16, 1, 1_000),
-    bodyIdleTimeoutMs: integer('body-idle-timeout-ms', 5_000, 100, 600_000),
+    bodyIdleTimeoutMs: integer('body-idle-timeout-ms', 10_000, 100, 600_000),
   };
 }
 

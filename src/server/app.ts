@@ -27,7 +27,7 @@ export function createApp(appDeps: AppDeps): RequestListener {
   // Direct reads are shared between this app's reviews (and owned by it, not by the module).
   const deps: AppDeps = appDeps.directReads ? appDeps : { ...appDeps, directReads: new DirectReads(appDeps.store, { maxNamespacesPerReview: appDeps.maxDirectReads ?? 16, logger: appDeps.logger }) };
   // One count for both endpoints: the memory a review holds does not depend on which it is.
-  const inFlight: InFlight = { count: 0, max: deps.maxInFlight ?? 64 };
+  const inFlight: InFlight = { count: 0, max: deps.maxInFlight ?? 32 };
   // The hot path: every admission review.
   const reviews = express.Router();
   reviews.post(routes.mutate, reviewEndpoint('mutate', reviewDeployment, deps, inFlight));

@@ -27,6 +27,7 @@ export function readJsonBody(request: IncomingMessage, maxBytes: number, idleTim
     let receivedBytes = 0;
     let failed = false;
     let idleTimer: NodeJS.Timeout | undefined;
+    let chunksSeen = 0;
     const fail = (error: BodyError): void => {
       failed = true;
       // The listeners outlive this promise while the request lives: drop the buffers now.
@@ -38,15 +39,21 @@ export function readJsonBody(request: IncomingMessage, maxBytes: number, idleTim
       if (idleTimeoutMs === undefined) return;
       if (idleTimer) idleTimer.refresh();
       else idleTimer = setTimeout(() => {
-        if (failed) return;
-        fail(new BodyError(408, `body stalled for ${idleTimeoutMs} ms`));
-        // Nothing useful can follow on this connection.
-        request.socket?.destroy();
+        // Timers run before pending socket reads: after the event loop was
+        // busy (other reviews), bytes may be waiting. Look again once they are read.
+        const seen = chunksSeen;
+        setImmediate(() => {
+          if (failed || chunksSeen !== seen) return;
+          fail(new BodyError(408, `body stalled for ${idleTimeoutMs} ms`));
+          // Nothing useful can follow on this connection.
+          request.socket?.destroy();
+        });
       }, idleTimeoutMs);
     };
     armIdle();
     request.on('data', (chunk: Buffer) => {
       if (failed) return;
+      chunksSeen += 1;
       armIdle();
       receivedBytes += chunk.length;
       if (receivedBytes > maxBytes) return fail(new BodyError(413, `body is over the ${maxBytes}-byte limit`));

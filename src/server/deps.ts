@@ -15,7 +15,7 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** True once SIGTERM arrived: readiness fails and connections are closed after their answer. */
   isShuttingDown: () => boolean;
-  /** Reviews handled at once; more get 429 (default 64). */
+  /** Reviews handled at once; more get 429 (default 32). */
   maxInFlight?: number;
   /** A body that makes no progress this long is cut off (default: none beyond the server's request timeout). */
   bodyIdleTimeoutMs?: number;

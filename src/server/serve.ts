@@ -5,7 +5,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
-import { readCertificatePair, watchCertificates } from './certificate-reloader.js';
+import { readCertificatePair, unusableReason, watchCertificates } from './certificate-reloader.js';
 
 export interface ServeOptions {
   port: number;
@@ -30,6 +30,9 @@ export interface RunningServer {
 
 export async function serve(app: RequestListener, options: ServeOptions): Promise<RunningServer> {
   const initial = await readCertificatePair(options.certPath, options.keyPath);
+  // Nothing else to serve at start-up: used anyway, but said loudly.
+  const initialProblem = unusableReason(initial);
+  if (initialProblem !== undefined) options.logger.warn({ certPath: options.certPath, reason: initialProblem }, `TLS certificate is not usable by the API server: ${initialProblem}`);
   const server = createServer({
     cert: initial.cert,
     key: initial.key,
