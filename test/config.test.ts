@@ -14,7 +14,7 @@ describe('serve configuration', () => {
     assert.equal(config.onSubsetError, 'deny');
     assert.equal(config.maxBodyBytes, 3 * 1024 * 1024, "the API server's own request limit");
     assert.equal(config.store, 'auto');
-    assert.equal(config.maxInFlight, 64);
+    assert.equal(config.maxInFlight, 32);
     assert.equal(config.maxDirectReads, 16);
     assert.ok(config.keepAliveTimeoutMs > 90_000, 'outlasts the API server\'s idle connections');
     assert.ok(config.headersTimeoutMs < 90_000 && config.requestTimeoutMs < 90_000, 'dribbling clients are cut off quickly');

@@ -60,6 +60,9 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
     onSubsetError: config.onSubsetError,
     subsetWriteTimeoutMs: config.subsetWriteTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
+    maxInFlight: config.maxInFlight,
+    bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
+    maxDirectReads: config.maxDirectReads,
     isShuttingDown: () => shuttingDown,
   });
   let running: RunningServer;
@@ -74,6 +77,7 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
       headersTimeoutMs: config.headersTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       certReloadIntervalMs: config.certReloadIntervalMs,
+      maxConnections: config.maxConnections,
       logger,
     });
   } catch (error) {
