@@ -22,6 +22,9 @@ before(async () => {
   standalone = await startStandalone([
     '--headers-timeout-ms', String(HEADERS_TIMEOUT_MS),
     '--max-connections', String(MAX_CONNECTIONS),
+    // Long, so that a body cut off early was cut by the body idle timeout.
+    '--request-timeout-ms', '120000',
+    '--body-idle-timeout-ms', '1000',
     '--shutdown-grace-ms', '1000',
   ]);
   port = standalone.started.running.port;
@@ -103,5 +106,18 @@ describe('silent and excess connections', () => {
     } finally {
       for (const socket of held) socket.destroy();
     }
+  });
+
+  it('cuts off a body that stops arriving at --body-idle-timeout-ms, long before the request timeout, and answers 408', async () => {
+    const { socket } = await openTls(port, { ca: standalone.ca });
+    socket.on('error', () => undefined);
+    const body = JSON.stringify(review(virtualService('demo4', 'demo4', [{ weight: 100 }])));
+    socket.write(rawPost('/validate', body).head + body.slice(0, body.length - 5));
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    // The request timeout is 120 s: closing within 20 s is the body idle timeout's doing.
+    await within(closed(socket), 20_000, 'the server to cut off the stalled body');
+    assert.match(Buffer.concat(received).toString('latin1'), /^HTTP\/1\.1 408 [^]*body stalled for 1000 ms/);
+    assert.equal(await smallReview(), 200);
   });
 });

@@ -45,8 +45,9 @@ export function readJsonBody(request: IncomingMessage, maxBytes: number, idleTim
         setImmediate(() => {
           if (failed || chunksSeen !== seen) return;
           fail(new BodyError(408, `body stalled for ${idleTimeoutMs} ms`));
-          // Nothing useful can follow on this connection.
-          request.socket?.destroy();
+          // Nothing useful can follow on this connection: close it once the 408 is written.
+          const socket = request.socket;
+          setImmediate(() => socket?.destroySoon());
         });
       }, idleTimeoutMs);
     };
