@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 
-function serve(args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function serve(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // No KUBECONFIG, and a HOME without ~/.kube/config: nothing to fall back to.
   const home = mkdtempSync(join(tmpdir(), 'canary-webhook-home-'));
   return new Promise((resolve) => {
