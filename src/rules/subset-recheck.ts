@@ -9,10 +9,13 @@
 //   - each distinct host+subset once, and per reference only the index of
 //     its pair and its path, packed into one typed array and one string.
 // After the read the subset check runs again on the distinct pairs (the
-// same rule code, subsetProblemsOf) and the denial is rebuilt exactly as a
-// fresh validation of the whole object would have written it.
+// same rule code, subsetProblemsOf) and the denial is rebuilt as a fresh
+// validation of the whole object would write it. (Short-form host hints,
+// `reviews.prod` meant as `reviews.prod.svc.cluster.local`, are kept from
+// the first pass: a read cannot make such a reference resolve.)
+import type { SubsetReference } from './subsets.js';
 import type { DestinationRule, Problem, ValidationContext, ValidationResult } from './types.js';
-import { MAX_PROBLEM_LINES, namespaceFor, sortByPath, subsetProblemsOf, subsetReferences } from './validate.js';
+import { MAX_PROBLEM_LINES, sortByPath, subsetProblemsOf } from './validate.js';
 
 export interface PendingSubsetCheck {
   namespace: string;
@@ -36,10 +39,10 @@ export interface RecheckedResult {
   warnings: string[];
 }
 
-/** Everything the re-check needs from `virtualService` and its first result, so both can be let go. */
-export function pendingSubsetCheck(virtualService: unknown, result: ValidationResult, ctx: ValidationContext): PendingSubsetCheck {
+/** Everything the re-check needs from one validation (validateKeepingReferences), so the object and its problem list can be let go. */
+export function pendingSubsetCheck(first: { result: ValidationResult; references: readonly SubsetReference[]; namespace: string }): PendingSubsetCheck {
+  const { result, references } = first;
   const others = result.problems.filter((problem) => problem.kind !== 'subset');
-  const references = subsetReferences(virtualService, ctx);
   const pairIndex = new Map<string, number>();
   const pairs: Array<[string, string]> = [];
   const pairOfReference = new Uint32Array(references.length);
@@ -56,7 +59,7 @@ export function pendingSubsetCheck(virtualService: unknown, result: ValidationRe
     paths[position] = reference.path;
   });
   return {
-    namespace: namespaceFor(virtualService, ctx),
+    namespace: first.namespace,
     // Copies of the strings, not slices: a slice of a parsed string can keep its whole parent alive.
     otherProblems: others.slice(0, MAX_PROBLEM_LINES).map((problem) => ({ path: flat(problem.path), kind: problem.kind, message: flat(problem.message) })),
     otherProblemCount: others.length,

@@ -2,6 +2,7 @@
 // so everything is narrowed from `unknown` here, one level at a time: the
 // walk never recurses into user data, hence no stack overflow on deep junk.
 import { namespaceOfHost, resolveHost } from './hosts.js';
+import { misplacedDestinationField, misplacedRuleWeight, MISPLACED_WEIGHT_MESSAGE, shortFormFindings, shortFormOf, type ShortForm } from './mistakes.js';
 import { checkSubsets, type SubsetReference } from './subsets.js';
 import type { DestinationRule, Problem, ValidationContext, ValidationResult, WeightPolicy } from './types.js';
 import { describeValue, singleLine, warningLine } from './text.js';
@@ -22,6 +23,8 @@ interface Walk {
   problems: Problem[];
   warnings: string[];
   references: SubsetReference[];
+  /** Destinations written `name.ns` or `name.ns.svc`, which Istio takes literally. */
+  shortForms: ShortForm[];
 }
 
 /**
@@ -34,10 +37,36 @@ export function validateVirtualService(
   destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
   ctx: ValidationContext,
 ): ValidationResult {
+  return validateKeepingReferences(virtualService, destinationRules, ctx).result;
+}
+
+/**
+ * validateVirtualService, plus what a later subset re-check needs without the
+ * object (src/rules/subset-recheck.ts): the namespace and the subset
+ * references that were looked up (not those already reported as short forms).
+ */
+export function validateKeepingReferences(
+  virtualService: unknown,
+  destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
+  ctx: ValidationContext,
+): { result: ValidationResult; references: readonly SubsetReference[]; namespace: string } {
   const namespace = namespaceFor(virtualService, ctx);
   const walk = safeWalk(virtualService, namespace, ctx);
-  const subsetProblems = subsetProblemsOf(walk.references, destinationRules, namespace, ctx.settings);
-  return { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings(walk.warnings) };
+  let subsetProblems: Problem[];
+  let hostWarnings: string[] = [];
+  let references: readonly SubsetReference[] = walk.references;
+  try {
+    // A short form that names a known service is reported as such; its
+    // subset is then not looked up under the literal name as well.
+    const hints = shortFormFindings(walk.shortForms, destinationRules, ctx.settings.clusterDomain);
+    hostWarnings = hints.warnings;
+    references = hints.reported.size === 0 ? walk.references : walk.references.filter((reference) => !hints.reported.has(reference.path));
+    subsetProblems = [...hints.problems, ...subsetProblemsOf(references, destinationRules, namespace, ctx.settings)];
+  } catch (error) {
+    subsetProblems = [internalProblem(error)];
+  }
+  const result = { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings([...walk.warnings, ...hostWarnings]) };
+  return { result, references, namespace };
 }
 
 /** The subset half of validateVirtualService, also for references kept from an earlier walk (src/rules/subset-recheck.ts). */
@@ -111,7 +140,7 @@ function safeWalk(virtualService: unknown, namespace: string, ctx: ValidationCon
   try {
     return walkVirtualService(virtualService, namespace, ctx.settings.clusterDomain, ctx.settings.weightPolicy);
   } catch (error) {
-    return { problems: [internalProblem(error)], warnings: [], references: [] };
+    return { problems: [internalProblem(error)], warnings: [], references: [], shortForms: [] };
   }
 }
 
@@ -121,7 +150,7 @@ function internalProblem(error: unknown): Problem {
 }
 
 function walkVirtualService(virtualService: unknown, namespace: string, clusterDomain: string, weightPolicy: WeightPolicy): Walk {
-  const walk: Walk = { problems: [], warnings: [], references: [] };
+  const walk: Walk = { problems: [], warnings: [], references: [], shortForms: [] };
   const shape = (path: string, message: string): void => {
     walk.problems.push({ path, kind: 'shape', message });
   };
@@ -145,8 +174,11 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     if (!isRecord(value)) return void shape(path, `must be an object with a host, got ${describeValue(value)}`);
     const host = field(value, 'host');
     const subset = field(value, 'subset');
+    // Raw YAML only: in a cluster the structural schema refuses or prunes `name` before admission.
+    const legacyName = misplacedDestinationField(field(value, 'name'), host);
+    if (legacyName !== undefined) shape(`${path}.name`, legacyName);
     const hostProblem =
-      host === undefined ? 'is missing'
+      host === undefined ? (legacyName === undefined ? 'is missing' : undefined)
       : typeof host !== 'string' ? `must be a string, got ${describeValue(host)}`
       : host.trim() === '' ? 'must not be empty'
       : undefined;
@@ -158,6 +190,8 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     const resolved = resolveHost(host, namespace, clusterDomain);
     const named = typeof subset === 'string' && subset !== '' ? subset : undefined;
     if (named !== undefined) walk.references.push({ path: referencePath, host: resolved, subset: named });
+    const shortForm = shortFormOf(host, clusterDomain, `${path}.host`, referencePath, named);
+    if (shortForm) walk.shortForms.push(shortForm);
     const port = field(value, 'port');
     const number = isRecord(port) ? field(port, 'number') : undefined;
     return { host: resolved, subset: named, port: typeof number === 'number' ? number : undefined };
@@ -169,7 +203,12 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       return { path, isObject: false, weight: { present: false } };
     }
     const weight = field(value, 'weight');
-    const target = destination(field(value, 'destination'), `${path}.destination`, path);
+    const rawDestination = field(value, 'destination');
+    // The widely copied guide's mistake; raw YAML only, as the API server refuses or prunes it.
+    if (isRecord(rawDestination) && field(rawDestination, 'weight') !== undefined) {
+      walk.problems.push({ path: `${path}.destination.weight`, kind: 'weight', message: MISPLACED_WEIGHT_MESSAGE });
+    }
+    const target = destination(rawDestination, `${path}.destination`, path);
     const entry: RouteEntry = { path, isObject: true, weight: weight === undefined ? { present: false } : { present: true, value: weight } };
     if (target) {
       entry.destinationKey = JSON.stringify([target.host, target.subset ?? '', target.port ?? null]);
@@ -191,6 +230,8 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     rules.forEach((rule, index) => {
       const rulePath = `spec.${kind}[${index}]`;
       if (!isRecord(rule)) return void shape(rulePath, `must be an object, got ${describeValue(rule)}`);
+      const ruleWeight = field(rule, 'weight');
+      if (ruleWeight !== undefined) walk.problems.push({ path: `${rulePath}.weight`, kind: 'weight', message: misplacedRuleWeight(rulePath) });
       // No route (redirect, directResponse, delegate): nothing to weigh.
       const route = list(field(rule, 'route'), `${rulePath}.route`);
       if (route) {

@@ -4,7 +4,7 @@ import { isDns1123Label } from '../rules/names.js';
 import { pendingSubsetCheck, recheckSubsets, type PendingSubsetCheck } from '../rules/subset-recheck.js';
 import { quote } from '../rules/text.js';
 import type { ValidationContext } from '../rules/types.js';
-import { formatProblems, namespacesToRefresh, validateVirtualService } from '../rules/validate.js';
+import { formatProblems, namespacesToRefresh, validateKeepingReferences } from '../rules/validate.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { DirectReads } from './review-refresh.js';
@@ -51,7 +51,8 @@ function firstPass(request: AdmissionRequest, deps: AppDeps): { verdict: Admissi
   }
   const ctx: ValidationContext = { namespace, settings: deps.settings };
   // One walk: the rules look up each referenced host in the store's host index as they meet it.
-  const result = validateVirtualService(object, (host) => deps.store.candidatesForHost(host), ctx);
+  const first = validateKeepingReferences(object, (host) => deps.store.candidatesForHost(host), ctx);
+  const { result } = first;
   if (!result.problems.some((problem) => problem.kind === 'subset')) {
     if (result.problems.length > 0) return { verdict: { allowed: false, message: formatProblems(result.problems), warnings: result.warnings } };
     return { verdict: { allowed: true, warnings: result.warnings } };
@@ -59,7 +60,7 @@ function firstPass(request: AdmissionRequest, deps: AppDeps): { verdict: Admissi
   // The review's own namespace and the root namespace first: they decide the most hosts.
   const named = namespacesToRefresh(object, ctx);
   const namespaces = [...new Set([namespace, deps.settings.rootNamespace, ...named])];
-  return { pending: pendingSubsetCheck(object, result, ctx), namespaces };
+  return { pending: pendingSubsetCheck(first), namespaces };
 }
 
 function directReads(deps: AppDeps): DirectReads {
