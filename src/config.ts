@@ -81,6 +81,8 @@ export const serveFlags: Record<string, FlagSpec> = {
   'max-connections': { env: 'CANARY_WEBHOOK_MAX_CONNECTIONS', type: 'string', help: 'open connections at once; more are refused (default 2048)' },
   'max-direct-reads': { env: 'CANARY_WEBHOOK_MAX_DIRECT_READS', type: 'string', help: 'namespaces one review re-reads before a denial; the rest from the cache (default 16)' },
   'body-idle-timeout-ms': { env: 'CANARY_WEBHOOK_BODY_IDLE_TIMEOUT_MS', type: 'string', help: 'cut off a request body that stalls this long (default 10000)' },
+  'subset-placement': { env: 'CANARY_WEBHOOK_SUBSET_PLACEMENT', type: 'string', help: 'companion: subsets beside a user-owned DestinationRule go in <service>-canary-webhook; append: into the user\'s rule (default companion)' },
+  'max-subsets': { env: 'CANARY_WEBHOOK_MAX_SUBSETS', type: 'string', help: 'subsets the webhook keeps in one DestinationRule; past it the Deployment is denied (default 64)' },
 };
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -159,6 +161,8 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       versionAnnotation: read('version-annotation') ?? defaultRuleSettings.versionAnnotation,
       serviceAnnotation: read('service-annotation') ?? defaultRuleSettings.serviceAnnotation,
       injectMode: oneOf('inject-mode', ['label', 'annotation', 'both'], defaultRuleSettings.injectMode),
+      subsetPlacement: oneOf('subset-placement', ['companion', 'append'], defaultRuleSettings.subsetPlacement),
+      maxSubsets: integer('max-subsets', defaultRuleSettings.maxSubsets, 1, 10_000),
       weightPolicy: oneOf('weight-policy', WEIGHT_POLICIES, defaultRuleSettings.weightPolicy),
       istioRevision: istioRevision(read('istio-revision')),
     },
