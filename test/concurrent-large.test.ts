@@ -17,7 +17,7 @@ describe('32 concurrent 3 MiB reviews at the shipped heap cap', { skip: process.
       readLatencyMs: 1_500,
       answerTimeoutMs: 600_000,
       // The test machine's CPU is shared: give slow uploads time, the verdicts are what is asserted here.
-      serverArgs: ['--request-timeout-ms', '300000', '--body-idle-timeout-ms', '300000'],
+      serverArgs: ['--request-timeout-ms', '300000', '--body-idle-timeout-ms', '300000', '--headers-timeout-ms', '120000'],
     });
     assert.equal(result.stderr.includes('heap out of memory'), false, result.stderr.slice(-1_000));
     assert.equal(result.survived, true, `the server died or stopped answering: ${result.stderr.slice(-1_000)}`);

@@ -114,7 +114,11 @@ function closeSilentConnections(server: Server, headersTimeoutMs: number): void 
   });
   server.on('secureConnection', (socket: Socket) => {
     const timer = setTimeout(() => {
-      if (!spoke.has(socket)) socket.destroy();
+      // Timers run before pending socket reads: after a busy stretch the
+      // request may be waiting unread. Look again once it has been read.
+      setImmediate(() => {
+        if (!spoke.has(socket)) socket.destroy();
+      });
     }, headersTimeoutMs);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
