@@ -36,6 +36,16 @@ export interface ServeConfig {
   maxReadyReads: number;
   readyTimeoutMs: number;
   readyCacheTtlMs: number;
+  /** Where DestinationRules live; `auto` = the cluster when configured, else memory (never memory inside a pod). */
+  store: 'memory' | 'kube' | 'auto';
+  /** Reviews being read or answered at once; past it, 429 with Retry-After. */
+  maxInFlight: number;
+  /** Open connections at once (Node's server.maxConnections). */
+  maxConnections: number;
+  /** Namespaces one review may re-read directly before a denial; the rest answer from the cache. */
+  maxDirectReads: number;
+  /** A request body that makes no progress this long is cut off. */
+  bodyIdleTimeoutMs: number;
 }
 
 interface FlagSpec {
@@ -52,7 +62,8 @@ export const serveFlags: Record<string, FlagSpec> = {
   'tls-key': { env: 'CANARY_WEBHOOK_TLS_KEY', type: 'string', help: 'PEM private key file, reloaded when it changes' },
   'cert-dir': { env: 'CANARY_WEBHOOK_CERT_DIR', type: 'string', help: 'standalone: where dev certificates are generated (default certs)' },
   'seed-dir': { env: 'CANARY_WEBHOOK_SEED_DIR', type: 'string', help: 'standalone: folder of manifests whose DestinationRules and Namespaces seed the store' },
-  standalone: { env: 'CANARY_WEBHOOK_STANDALONE', type: 'boolean', help: 'use the in-memory store even where a kubeconfig exists' },
+  standalone: { env: 'CANARY_WEBHOOK_STANDALONE', type: 'boolean', help: 'alias of --store=memory' },
+  store: { env: 'CANARY_WEBHOOK_STORE', type: 'string', help: 'memory|kube|auto: auto uses the cluster when configured; in a pod a missing token is fatal (default auto)' },
   kubeconfig: { env: 'KUBECONFIG', type: 'string', help: 'kubeconfig file (default: in-cluster config, then ~/.kube/config)' },
   'log-level': { env: 'CANARY_WEBHOOK_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error|fatal|silent (default info)' },
   'cluster-domain': { env: 'CANARY_WEBHOOK_CLUSTER_DOMAIN', type: 'string', help: 'cluster DNS domain (default cluster.local)' },
@@ -65,7 +76,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   'istio-revision': { env: 'CANARY_WEBHOOK_ISTIO_REVISION', type: 'string', help: 'label pod templates istio.io/rev=REV instead of sidecar.istio.io/inject (revision-only Istio)' },
   'on-subset-error': { env: 'CANARY_WEBHOOK_ON_SUBSET_ERROR', type: 'string', help: 'deny|warn when the subset cannot be written in time (default deny)' },
   'subset-write-timeout-ms': { env: 'CANARY_WEBHOOK_SUBSET_WRITE_TIMEOUT_MS', type: 'string', help: 'deadline for the DestinationRule write, retries included (default 3000)' },
-  'max-body-bytes': { env: 'CANARY_WEBHOOK_MAX_BODY_BYTES', type: 'string', help: 'largest AdmissionReview accepted; larger gets 413 (default 10485760)' },
+  'max-body-bytes': { env: 'CANARY_WEBHOOK_MAX_BODY_BYTES', type: 'string', help: 'largest AdmissionReview accepted; larger gets 413 (default 3145728, the API server\'s own limit)' },
   'keep-alive-timeout-ms': { env: 'CANARY_WEBHOOK_KEEP_ALIVE_TIMEOUT_MS', type: 'string', help: 'idle keep-alive timeout, must outlast the API server\'s 90 s (default 120000)' },
   'headers-timeout-ms': { env: 'CANARY_WEBHOOK_HEADERS_TIMEOUT_MS', type: 'string', help: 'cut off clients that dribble headers (default 10000)' },
   'request-timeout-ms': { env: 'CANARY_WEBHOOK_REQUEST_TIMEOUT_MS', type: 'string', help: 'cut off clients that dribble a body (default 30000)' },
@@ -73,6 +84,10 @@ export const serveFlags: Record<string, FlagSpec> = {
   'watch-silence-timeout-ms': { env: 'CANARY_WEBHOOK_WATCH_SILENCE_TIMEOUT_MS', type: 'string', help: 'restart a DestinationRule watch silent this long (default 300000)' },
   guard: { env: 'CANARY_WEBHOOK_GUARD', type: 'string', help: 'deny|warn|off: DestinationRule edits and Deployment deletes that break a route (default deny)' },
   'cert-reload-interval-ms': { env: 'CANARY_WEBHOOK_CERT_RELOAD_INTERVAL_MS', type: 'string', help: 'how often certificate files are re-checked besides fs events (default 10000)' },
+  'max-in-flight': { env: 'CANARY_WEBHOOK_MAX_IN_FLIGHT', type: 'string', help: 'reviews handled at once; more get 429 + Retry-After (default 32)' },
+  'max-connections': { env: 'CANARY_WEBHOOK_MAX_CONNECTIONS', type: 'string', help: 'open connections at once; more are refused (default 2048)' },
+  'max-direct-reads': { env: 'CANARY_WEBHOOK_MAX_DIRECT_READS', type: 'string', help: 'namespaces one review re-reads before a denial; the rest from the cache (default 16)' },
+  'body-idle-timeout-ms': { env: 'CANARY_WEBHOOK_BODY_IDLE_TIMEOUT_MS', type: 'string', help: 'cut off a request body that stalls this long (default 10000)' },
   'subset-placement': { env: 'CANARY_WEBHOOK_SUBSET_PLACEMENT', type: 'string', help: 'companion: subsets beside a user-owned DestinationRule go in <service>-canary-webhook; append: into the user\'s rule (default companion)' },
   'max-subsets': { env: 'CANARY_WEBHOOK_MAX_SUBSETS', type: 'string', help: 'subsets the webhook keeps in one DestinationRule; past it the Deployment is denied (default 64)' },
   'ready-policy': { env: 'CANARY_WEBHOOK_READY_POLICY', type: 'string', help: 'warn|deny|off when a routed subset selects no ready pod (default warn)' },
@@ -136,6 +151,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     throw new ConfigError(`${origin('keep-alive-timeout-ms')} must outlast the API server's 90 s idle connections (use more than 90000)`);
   }
   const subsetWriteTimeoutMs = integer('subset-write-timeout-ms', 3_000, 100, 30_000);
+  let store = oneOf('store', ['memory', 'kube', 'auto'], 'auto');
+  if (readBoolean('standalone')) {
+    if (store === 'kube') throw new ConfigError('--standalone is --store=memory: it cannot go with --store=kube');
+    store = 'memory';
+  }
+  const standalone = store === 'memory';
   return {
     port: integer('port', defaultPort, 0, 65_535),
     bindAddress: read('bind-address') ?? '0.0.0.0',
@@ -143,7 +164,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     tlsKeyPath,
     certDir: read('cert-dir') ?? 'certs',
     seedDir: read('seed-dir'),
-    standalone: readBoolean('standalone'),
+    standalone,
     kubeconfigPath: read('kubeconfig'),
     logLevel: oneOf('log-level', logLevels, 'info'),
     settings: {
@@ -162,7 +183,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     },
     onSubsetError: oneOf('on-subset-error', ['deny', 'warn'], 'deny'),
     subsetWriteTimeoutMs,
-    maxBodyBytes: integer('max-body-bytes', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxBodyBytes: integer('max-body-bytes', 3 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     keepAliveTimeoutMs,
     headersTimeoutMs: integer('headers-timeout-ms', 10_000, 100, 600_000),
     requestTimeoutMs: integer('request-timeout-ms', 30_000, 100, 600_000),
@@ -174,6 +195,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     // Under the shipped 5 s webhook timeout, with room for the DestinationRule re-read.
     readyTimeoutMs: integer('ready-timeout-ms', 1_500, 50, 10_000),
     readyCacheTtlMs: integer('ready-cache-ttl-ms', 2_000, 0, 60_000),
+    store,
+    maxInFlight: integer('max-in-flight', 32, 1, 100_000),
+    maxConnections: integer('max-connections', 2_048, 1, 1_000_000),
+    maxDirectReads: integer('max-direct-reads', 16, 1, 1_000),
+    bodyIdleTimeoutMs: integer('body-idle-timeout-ms', 10_000, 100, 600_000),
   };
 }
 

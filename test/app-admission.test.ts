@@ -120,7 +120,7 @@ describe('bad input', () => {
     const huge = JSON.stringify(review({ kind: 'VirtualService', padding: 'x'.repeat(20 * 1024 * 1024) }));
     const response = await request(app).post('/validate').set('content-type', 'application/json').send(huge);
     assert.equal(response.status, 413);
-    assert.match(response.text, /over the 10485760-byte limit/);
+    assert.match(response.text, /over the 3145728-byte limit/);
   });
 
   it('denies cleanly when request.object is null or malformed', async () => {

@@ -13,7 +13,10 @@ describe('serve configuration', () => {
     assert.equal(config.settings.injectMode, 'both');
     assert.equal(config.settings.weightPolicy, 'sum-100');
     assert.equal(config.onSubsetError, 'deny');
-    assert.equal(config.maxBodyBytes, 10 * 1024 * 1024);
+    assert.equal(config.maxBodyBytes, 3 * 1024 * 1024, "the API server's own request limit");
+    assert.equal(config.store, 'auto');
+    assert.equal(config.maxInFlight, 32);
+    assert.equal(config.maxDirectReads, 16);
     assert.ok(config.keepAliveTimeoutMs > 90_000, 'outlasts the API server\'s idle connections');
     assert.ok(config.headersTimeoutMs < 90_000 && config.requestTimeoutMs < 90_000, 'dribbling clients are cut off quickly');
     assert.ok(config.subsetWriteTimeoutMs < 5_000, 'the subset deadline stays under the webhook timeout');
@@ -36,6 +39,12 @@ describe('serve configuration', () => {
     assert.equal(config.kubeconfigPath, '/tmp/kubeconfig');
   });
 
+  it('--standalone is an alias of --store=memory', () => {
+    assert.equal(parseServeConfig(['--standalone'], {}).store, 'memory');
+    assert.equal(parseServeConfig(['--store=memory'], {}).standalone, true);
+    assert.equal(parseServeConfig([], { CANARY_WEBHOOK_STORE: 'kube' }).store, 'kube');
+  });
+
   it('rejects bad values with a message naming the flag or the environment variable that was set', () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
       [['--port', 'http'], {}, /--port must be an integer/],
@@ -52,6 +61,9 @@ describe('serve configuration', () => {
       [[], { CANARY_WEBHOOK_LOG_LEVEL: 'loud' }, /^CANARY_WEBHOOK_LOG_LEVEL must be one of/],
       [[], { CANARY_WEBHOOK_KEEP_ALIVE_TIMEOUT_MS: '5000' }, /^CANARY_WEBHOOK_KEEP_ALIVE_TIMEOUT_MS must outlast/],
       [[], { CANARY_WEBHOOK_TLS_KEY: 'k.pem' }, /CANARY_WEBHOOK_TLS_KEY is set but not --tls-cert \(CANARY_WEBHOOK_TLS_CERT\)/],
+      [['--store', 'etcd'], {}, /--store must be one of memory, kube, auto/],
+      [['--standalone', '--store', 'kube'], {}, /--standalone is --store=memory/],
+      [['--max-in-flight', '0'], {}, /--max-in-flight must be an integer from 1/],
     ];
     for (const [argv, env, message] of cases) {
       assert.throws(() => parseServeConfig(argv, env), (error: unknown) => error instanceof ConfigError && message.test(error.message), argv.join(' '));

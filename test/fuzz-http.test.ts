@@ -18,7 +18,7 @@ import { assertWellFormedAnswer, envelopeOf, exampleReviews, type Json } from '.
 
 /** Per-response bound: generous for a shared 2-core machine; typical answers take a few ms. */
 const RESPONSE_BOUND_MS = 5_000;
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const MAX_BODY_BYTES = 3 * 1024 * 1024;
 const endpoints = ['/mutate', '/validate'] as const;
 type Endpoint = (typeof endpoints)[number];
 
@@ -148,7 +148,7 @@ const hugeString = fc
   .constantFrom(100_000, 1_000_000, 3_000_000)
   .chain((length) => fc.constantFrom('x', 'é', '💥', '"', '\\').map((unit) => new Raw(JSON.stringify(unit.repeat(Math.ceil(length / unit.length))))));
 
-/** Rarely: past the 10 MiB limit, to see a clean 413 rather than a hang. */
+/** Rarely: past the 3 MiB limit, to see a clean 413 rather than a hang. */
 const overLimitString = fc.constant(new Raw(JSON.stringify('y'.repeat(MAX_BODY_BYTES + 1))));
 
 const deepNesting = fc.tuple(fc.constantFrom(100, 1_000, 10_000, 100_000), fc.constantFrom('array', 'object', 'mixed')).map(([depth, shape]) => {

@@ -2,7 +2,7 @@
 // share a read, but never one sent before they looked at their cache.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { refreshNamespacesShared } from '../src/server/review-refresh.js';
+import { DirectReads } from '../src/server/review-refresh.js';
 import type { DestinationRuleStore } from '../src/store/types.js';
 
 interface Read { namespaces: readonly string[]; resolve(): void; reject(error: Error): void }
@@ -18,6 +18,14 @@ function fakeStore(): { store: DestinationRuleStore; reads: Read[] } {
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** What the old module-level function did, now through one DirectReads per store. */
+const shared = new WeakMap<DestinationRuleStore, DirectReads>();
+function refreshNamespacesShared(store: DestinationRuleStore, namespaces: readonly string[]): Promise<unknown> {
+  let reads = shared.get(store);
+  if (!reads) shared.set(store, (reads = new DirectReads(store, { maxNamespacesPerReview: 16 })));
+  return reads.refresh(namespaces);
+}
 
 describe('refreshNamespacesShared', () => {
   it('reads each namespace once for one caller', async () => {
@@ -62,5 +70,25 @@ describe('refreshNamespacesShared', () => {
     assert.equal(reads.length, 3);
     reads[2]!.resolve();
     await next;
+  });
+
+  it('reads at most maxNamespacesPerReview namespaces, the first ones given, and never a name that is not a namespace', async () => {
+    const { store, reads } = fakeStore();
+    const directReads = new DirectReads(store, { maxNamespacesPerReview: 3 });
+    const done = directReads.refresh(['shop', '..', 'istio-system', 'a/b', 'tenant-1', 'tenant-2', 'tenant-3']);
+    await tick();
+    assert.deepEqual(reads.map((read) => read.namespaces), [['shop'], ['istio-system'], ['tenant-1']]);
+    reads.forEach((read) => read.resolve());
+    assert.deepEqual(await done, { read: ['shop', 'istio-system', 'tenant-1'], skipped: 4 });
+  });
+
+  it('two apps on one store do not share reads (the state is per DirectReads, not per process)', async () => {
+    const { store, reads } = fakeStore();
+    const one = new DirectReads(store, { maxNamespacesPerReview: 16 }).refresh(['a']);
+    const two = new DirectReads(store, { maxNamespacesPerReview: 16 }).refresh(['a']);
+    await tick();
+    assert.equal(reads.length, 2);
+    reads.forEach((read) => read.resolve());
+    await Promise.all([one, two]);
   });
 });

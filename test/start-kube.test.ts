@@ -47,7 +47,7 @@ describe('serve against a cluster: start-up errors', () => {
   });
 
   it('exits 1 with one clear line and no stack trace', async () => {
-    const run = await serve(['--kubeconfig', join(dir, 'kubeconfig'), '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0'], 60_000);
+    const run = await serve(['--kubeconfig', join(dir, 'kubeconfig'), '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0'], 90_000);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     const fatal = run.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; err?: string; msg: string }).find((line) => line.level === 60);
     assert.match(fatal?.err ?? '', /Istio CRDs not installed: the API server serves no networking\.istio\.io\/v1, v1beta1 or v1alpha3/);
@@ -55,7 +55,7 @@ describe('serve against a cluster: start-up errors', () => {
   });
 
   it('refuses dev certificates against a cluster, and exits rather than hang on its watches', async () => {
-    const run = await serve(['--kubeconfig', join(dir, 'kubeconfig-istio'), '--port', '0'], 60_000);
+    const run = await serve(['--kubeconfig', join(dir, 'kubeconfig-istio'), '--port', '0'], 90_000);
     assert.equal(run.code, 1);
     assert.match(run.stdout, /--tls-cert and --tls-key are required against a cluster/);
   });

@@ -5,6 +5,7 @@ import { Document, isCollection, isMap, isSeq } from 'yaml';
 import { diffPatch } from '../rules/patch.js';
 import type { Key } from './objects.js';
 import type { SourceDocument } from './parse.js';
+import { quoteAmbiguousStrings } from './quoting.js';
 
 export class DocumentEditor {
   private edited: Document | undefined;
@@ -31,6 +32,7 @@ export class DocumentEditor {
       return renderObject(ast.toJS());
     }
     if (ast.directives) ast.directives.docStart = null;
+    quoteAmbiguousStrings(ast);
     return ast.toString({ ...stringifyOptions, indentSeq: indentsSequences(this.document.text) });
   }
 }
@@ -38,7 +40,9 @@ export class DocumentEditor {
 /** A new object (a DestinationRule the webhook would create) as a YAML document, in the list style of `styleOf`. */
 export function renderObject(value: unknown, styleOf?: SourceDocument): string {
   const indentSeq = styleOf ? indentsSequences(styleOf.text) : true;
-  return new Document(value, { version: '1.1' }).toString({ ...stringifyOptions, indentSeq });
+  const document = new Document(value, { version: '1.1' });
+  quoteAmbiguousStrings(document);
+  return document.toString({ ...stringifyOptions, indentSeq });
 }
 
 // No folding: a long image reference or message split over lines is harder to diff.

@@ -40,6 +40,9 @@ export interface ParsedFile {
  */
 const parseOptions = { version: '1.1', prettyErrors: true } as const;
 
+/** Aliases a document may expand: real manifests use a handful. */
+export const MAX_ALIAS_COUNT = 100;
+
 export function parseManifestText(file: string, source: string): ParsedFile {
   const text = source.startsWith('\uFEFF') ? source.slice(1) : source;
   const lineCounter = new LineCounter();
@@ -65,9 +68,16 @@ export function parseManifestText(file: string, source: string): ParsedFile {
     }
     let value: unknown;
     try {
-      value = ast.toJS({ maxAliasCount: 100 });
+      // maxAliasCount bounds alias expansion ("billion laughs"): past it toJS throws.
+      value = ast.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (error) {
       errors.push({ file, doc: index, line, message: `document ${index} cannot be read: ${firstLine((error as Error).message)}` });
+      return;
+    }
+    // An anchor used inside itself (`spec: &s {loop: *s}`) becomes a cycle every later
+    // step (clone, patch, print) would recurse through until the stack overflows.
+    if (isCyclic(value)) {
+      errors.push({ file, doc: index, line, message: `document ${index} cannot be read: an alias refers to an anchor that contains it (a recursive structure, which Kubernetes cannot represent)` });
       return;
     }
     const slice = text.slice(starts[i], starts[i + 1] ?? text.length);
@@ -94,4 +104,28 @@ function withoutMarker(slice: string): string {
     text = blankLine ? rest.slice(blankLine[0].length) : rest.replace(/^[ \t]+/, '');
   }
   return text === '' || text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/** Does `root` reach itself? Iterative (no stack to overflow) and each object once (shared aliases are not cycles). */
+export function isCyclic(root: unknown): boolean {
+  if (root === null || typeof root !== 'object') return false;
+  const done = new Set<object>();
+  const onPath = new Set<object>();
+  const stack: Array<{ node: object; children: unknown[]; next: number }> = [{ node: root, children: Object.values(root), next: 0 }];
+  onPath.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next >= top.children.length) {
+      stack.pop();
+      onPath.delete(top.node);
+      done.add(top.node);
+      continue;
+    }
+    const child = top.children[top.next++];
+    if (child === null || typeof child !== 'object' || done.has(child)) continue;
+    if (onPath.has(child)) return true;
+    onPath.add(child);
+    stack.push({ node: child, children: Object.values(child), next: 0 });
+  }
+  return false;
 }

@@ -37,22 +37,51 @@ export function validateVirtualService(
   destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
   ctx: ValidationContext,
 ): ValidationResult {
+  return validateKeepingReferences(virtualService, destinationRules, ctx).result;
+}
+
+/**
+ * validateVirtualService, plus what a later subset re-check needs without the
+ * object (src/rules/subset-recheck.ts): the namespace and the subset
+ * references that were looked up (not those already reported as short forms).
+ */
+export function validateKeepingReferences(
+  virtualService: unknown,
+  destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
+  ctx: ValidationContext,
+): { result: ValidationResult; references: readonly SubsetReference[]; namespace: string } {
   const namespace = namespaceFor(virtualService, ctx);
   const walk = safeWalk(virtualService, namespace, ctx);
   let subsetProblems: Problem[];
   let hostWarnings: string[] = [];
+  let references: readonly SubsetReference[] = walk.references;
   try {
     // A short form that names a known service is reported as such; its
     // subset is then not looked up under the literal name as well.
     const hints = shortFormFindings(walk.shortForms, destinationRules, ctx.settings.clusterDomain);
     hostWarnings = hints.warnings;
-    const references = hints.reported.size === 0 ? walk.references : walk.references.filter((reference) => !hints.reported.has(reference.path));
-    const candidates = typeof destinationRules === 'function' ? candidatesFor(references, destinationRules) : destinationRules;
-    subsetProblems = [...hints.problems, ...checkSubsets(references, candidates, namespace, ctx.settings)];
+    references = hints.reported.size === 0 ? walk.references : walk.references.filter((reference) => !hints.reported.has(reference.path));
+    subsetProblems = [...hints.problems, ...subsetProblemsOf(references, destinationRules, namespace, ctx.settings)];
   } catch (error) {
     subsetProblems = [internalProblem(error)];
   }
-  return { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings([...walk.warnings, ...hostWarnings]) };
+  const result = { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings([...walk.warnings, ...hostWarnings]) };
+  return { result, references, namespace };
+}
+
+/** The subset half of validateVirtualService, also for references kept from an earlier walk (src/rules/subset-recheck.ts). */
+export function subsetProblemsOf(
+  references: readonly SubsetReference[],
+  destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
+  namespace: string,
+  settings: ValidationContext['settings'],
+): Problem[] {
+  try {
+    const candidates = typeof destinationRules === 'function' ? candidatesFor(references, destinationRules) : destinationRules;
+    return checkSubsets(references, candidates, namespace, settings);
+  } catch (error) {
+    return [internalProblem(error)];
+  }
 }
 
 /** What `lookup` returns for each referenced host, each rule once, in reference order. */
@@ -83,9 +112,10 @@ export function namespacesToRefresh(virtualService: unknown, ctx: ValidationCont
   return [...new Set(all.filter((name): name is string => name !== undefined && name !== ''))];
 }
 
-export function formatProblems(problems: readonly Problem[]): string {
+/** `total`: how many problems there are when `problems` holds only the first of them (sorted). */
+export function formatProblems(problems: readonly Problem[], total = problems.length): string {
   const lines = problems.slice(0, MAX_PROBLEM_LINES).map((problem) => singleLine(`${problem.path}: ${problem.message}`));
-  const rest = problems.length - lines.length;
+  const rest = total - lines.length;
   if (rest > 0) lines.push(`... and ${rest} more problem${rest === 1 ? '' : 's'}`);
   return lines.join('\n');
 }
@@ -94,7 +124,7 @@ export function formatProblems(problems: readonly Problem[]): string {
  * `request.namespace` is authoritative (SPEC §5); offline callers may leave
  * it empty, and then the object's own namespace, then Kubernetes' default.
  */
-function namespaceFor(virtualService: unknown, ctx: ValidationContext): string {
+export function namespaceFor(virtualService: unknown, ctx: ValidationContext): string {
   if (ctx.namespace !== '') return ctx.namespace;
   const metadata = isRecord(virtualService) ? field(virtualService, 'metadata') : undefined;
   const own = isRecord(metadata) ? field(metadata, 'namespace') : undefined;
@@ -235,7 +265,7 @@ function capWarnings(warnings: readonly string[]): string[] {
  * Document order: `spec.http[2]` before `spec.http[10]`, a route's sum before
  * its entries, so a denial reads top to bottom like the manifest.
  */
-function sortByPath(problems: readonly Problem[]): Problem[] {
+export function sortByPath(problems: readonly Problem[]): Problem[] {
   const keyed = problems.map((problem, index) => ({ problem, index, key: pathKey(problem.path) }));
   keyed.sort((a, b) => compareKeys(a.key, b.key) || a.index - b.index);
   return keyed.map(({ problem }) => problem);

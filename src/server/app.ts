@@ -1,6 +1,6 @@
 // The HTTP layer without TLS: supertest drives it directly, serve() wraps it in HTTPS.
 //
-// Performance (bench/, docs/performance.md): the two admission endpoints are
+// Performance (bench/, README "Performance"): the two admission endpoints are
 // an express Router dispatched in front of the express app. The app's own
 // dispatch (app.handle) re-parents every req and res with
 // Object.setPrototypeOf, which deoptimises Node's HTTP and stream internals
@@ -18,6 +18,7 @@ import type { WebhookName } from './metrics.js';
 import { reviewGuard } from './review-guard.js';
 import { reviewDeployment } from './review-mutate.js';
 import { reviewVirtualService } from './review-validate.js';
+import { DirectReads } from './review-refresh.js';
 import { routes } from './routes.js';
 import { clip as clipText, singleLine } from '../rules/text.js';
 import { warnInstead, warnSuffix, type Enforcement } from './enforcement.js';
@@ -31,13 +32,17 @@ const admissionEndpoints: ReadonlyArray<{ webhook: WebhookName; path: string; re
   { webhook: 'guard', path: routes.guard, review: reviewGuard },
 ];
 
-export function createApp(deps: AppDeps): RequestListener {
+export function createApp(appDeps: AppDeps): RequestListener {
+  // Direct reads are shared between this app's reviews (and owned by it, not by the module).
+  const deps: AppDeps = appDeps.directReads ? appDeps : { ...appDeps, directReads: new DirectReads(appDeps.store, { maxNamespacesPerReview: appDeps.maxDirectReads ?? 16, logger: appDeps.logger }) };
+  // One count for both endpoints: the memory a review holds does not depend on which it is.
+  const inFlight: InFlight = { count: 0, max: deps.maxInFlight ?? 32 };
   // The hot path: every admission review.
   const reviews = express.Router();
   for (const { webhook, path, review } of admissionEndpoints) {
-    reviews.post(path, reviewEndpoint(webhook, review, deps, 'enforce'));
+    reviews.post(path, reviewEndpoint(webhook, review, deps, inFlight, 'enforce'));
     // Namespaces labelled canary-webhook/enforcement=warn are sent here by the webhook configurations.
-    reviews.post(`${path}${warnSuffix}`, reviewEndpoint(webhook, review, deps, 'warn'));
+    reviews.post(`${path}${warnSuffix}`, reviewEndpoint(webhook, review, deps, inFlight, 'warn'));
   }
 
   // Everything else: probes, metrics, 404s.
@@ -73,63 +78,93 @@ export function createApp(deps: AppDeps): RequestListener {
   };
 }
 
-function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps, enforcement: Enforcement) {
+interface InFlight { count: number; max: number }
+
+function reviewEndpoint(webhook: WebhookName, review: Reviewer, deps: AppDeps, inFlight: InFlight, enforcement: Enforcement) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const startedNs = process.hrtime.bigint();
-    let parsed: ReturnType<typeof parseAdmissionReview>;
-    try {
-      parsed = parseAdmissionReview(await readJsonBody(req, deps.maxBodyBytes));
-    } catch (error) {
-      const statusCode = error instanceof BodyError ? error.statusCode : 400;
-      const message = error instanceof BodyError || error instanceof BadReviewError ? error.message : 'could not read the AdmissionReview';
-      deps.metrics.observeReview(webhook, 'unknown', 'bad_request', elapsedSeconds(startedNs));
-      deps.logger.info({ webhook, status: statusCode, reason: message }, 'bad admission request');
+    // Counted from the first byte: a body being read holds memory as much as a review does.
+    if (inFlight.count >= inFlight.max) {
+      deps.metrics.observeReview(webhook, 'unknown', 'throttled', elapsedSeconds(startedNs));
+      deps.logger.debug({ webhook, inFlight: inFlight.count }, 'too many reviews in flight; answered 429');
+      // The body is not read: Node discards it before the connection is reused.
+      req.resume();
       closeIfShuttingDown(res, deps);
-      sendText(res, statusCode, `${message}\n`);
+      const text = `canary-webhook has ${inFlight.max} reviews in flight (--max-in-flight); retry\n`;
+      res.writeHead(429, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Retry-After': '1' });
+      res.end(text);
       return;
     }
-    const { apiVersion, request } = parsed;
-    let reviewed: AdmissionVerdict;
-    let failed = false;
+    inFlight.count += 1;
     try {
-      reviewed = await review(request, deps);
-    } catch (error) {
-      // A rule must never throw; if one does, the object still gets a clean,
-      // explained denial rather than an HTTP 500 the API server would retry.
-      deps.logger.error({ uid: clip(request.uid), err: error }, 'review failed unexpectedly');
-      failed = true;
-      reviewed = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
+      await answerReview(webhook, review, deps, req, res, startedNs, enforcement);
+    } finally {
+      inFlight.count -= 1;
     }
-    const verdict = enforcement === 'warn' ? warnInstead(reviewed) : reviewed;
-    const answer = admissionResponse(apiVersion, request.uid, verdict);
-    closeIfShuttingDown(res, deps);
-    const json = JSON.stringify(answer);
-    // The headers express's res.type('application/json').send(string) would set.
-    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
-    res.end(json);
-
-    const durationSeconds = elapsedSeconds(startedNs);
-    // A metric label from the body must come from a fixed set: free text would grow the registry without bound.
-    const operation = typeof request.operation === 'string' && admissionOperations.has(request.operation) ? request.operation : 'unknown';
-    // A would-be denial in warn mode is counted apart, so a team sees what enforcing would block.
-    const result = failed ? 'error' : !reviewed.allowed ? (verdict.allowed ? 'warned' : 'denied') : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
-    deps.metrics.observeReview(webhook, operation, result, durationSeconds);
-    // Every field below comes from the body: clipped, so one review cannot write a megabyte log line.
-    deps.logger.info({
-      uid: clip(request.uid),
-      webhook,
-      kind: typeof request.kind?.kind === 'string' ? clip(request.kind.kind) : undefined,
-      object: clip(requestObjectName(request)),
-      operation,
-      allowed: verdict.allowed,
-      ...(enforcement === 'warn' ? { enforcement } : {}),
-      // Why, at info level: `allowed: false` alone sends the operator to reproduce the review.
-      ...(reviewed.allowed ? {} : { reason: clipReason(reviewed.message ?? 'denied') }),
-      patchBytes: answer.response.patch ? Buffer.byteLength(answer.response.patch, 'base64') : 0,
-      warnings: verdict.warnings?.length ?? 0,
-      durationMs: Math.round(durationSeconds * 1e6) / 1e3,
-    }, 'review');
   };
+}
+
+async function answerReview(webhook: WebhookName, review: Reviewer, deps: AppDeps, req: IncomingMessage, res: ServerResponse, startedNs: bigint, enforcement: Enforcement): Promise<void> {
+  let parsed: ReturnType<typeof parseAdmissionReview>;
+  try {
+    parsed = parseAdmissionReview(await readJsonBody(req, deps.maxBodyBytes, deps.bodyIdleTimeoutMs));
+  } catch (error) {
+    const statusCode = error instanceof BodyError ? error.statusCode : 400;
+    const message = error instanceof BodyError || error instanceof BadReviewError ? error.message : 'could not read the AdmissionReview';
+    deps.metrics.observeReview(webhook, 'unknown', 'bad_request', elapsedSeconds(startedNs));
+    deps.logger.info({ webhook, status: statusCode, reason: message }, 'bad admission request');
+    closeIfShuttingDown(res, deps);
+    sendText(res, statusCode, `${message}\n`);
+    return;
+  }
+  const { apiVersion, request } = parsed;
+  // Read before the review: it may drop request.object before it waits on the network.
+  const logged = {
+    uid: clip(request.uid),
+    kind: typeof request.kind?.kind === 'string' ? clip(request.kind.kind) : undefined,
+    object: clip(requestObjectName(request)),
+    // A metric label from the body must come from a fixed set: free text would grow the registry without bound.
+    operation: typeof request.operation === 'string' && admissionOperations.has(request.operation) ? request.operation : 'unknown',
+  };
+  let reviewed: AdmissionVerdict;
+  let failed = false;
+  try {
+    reviewed = await review(request, deps);
+  } catch (error) {
+    // A rule must never throw; if one does, the object still gets a clean,
+    // explained denial rather than an HTTP 500 the API server would retry.
+    deps.logger.error({ uid: logged.uid, err: error }, 'review failed unexpectedly');
+    failed = true;
+    reviewed = { allowed: false, message: `canary-webhook could not review this object: ${(error as Error).message}` };
+  }
+  const verdict = enforcement === 'warn' ? warnInstead(reviewed) : reviewed;
+  const answer = admissionResponse(apiVersion, request.uid, verdict);
+  closeIfShuttingDown(res, deps);
+  const json = JSON.stringify(answer);
+  // The headers express's res.type('application/json').send(string) would set.
+  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+  res.end(json);
+
+  const durationSeconds = elapsedSeconds(startedNs);
+  const { operation } = logged;
+  // A would-be denial in warn mode is counted apart, so a team sees what enforcing would block.
+  const result = failed ? 'error' : !reviewed.allowed ? (verdict.allowed ? 'warned' : 'denied') : verdict.patch && verdict.patch.length > 0 ? 'patched' : 'allowed';
+  deps.metrics.observeReview(webhook, operation, result, durationSeconds);
+  // Every field below comes from the body: clipped, so one review cannot write a megabyte log line.
+  deps.logger.info({
+    uid: logged.uid,
+    webhook,
+    kind: logged.kind,
+    object: logged.object,
+    operation,
+    allowed: verdict.allowed,
+    ...(enforcement === 'warn' ? { enforcement } : {}),
+    // Why, at info level: `allowed: false` alone sends the operator to reproduce the review.
+    ...(reviewed.allowed ? {} : { reason: clipReason(reviewed.message ?? 'denied') }),
+    patchBytes: answer.response.patch ? Buffer.byteLength(answer.response.patch, 'base64') : 0,
+    warnings: verdict.warnings?.length ?? 0,
+    durationMs: Math.round(durationSeconds * 1e6) / 1e3,
+  }, 'review');
 }
 
 /**
@@ -153,7 +188,6 @@ function clip(text: string): string {
   return clipText(text, 256);
 }
 
-/** The denial as one bounded line: problems joined with `; `. */
 function clipReason(message: string): string {
   return clipText(singleLine(message.replace(/\n/g, '; ')), 512);
 }

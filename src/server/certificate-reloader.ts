@@ -1,8 +1,9 @@
 // Keeps a TLS server on the current certificate files. cert-manager and a
 // re-mounted Secret replace files by swapping a `..data` symlink, which a
 // watch on the file itself misses, so the directory is watched and the files
-// are also re-read on an interval; only a pair that loads is ever used.
-import { createHash } from 'node:crypto';
+// are also re-read on an interval; only a pair that loads, is valid now and
+// whose key matches is ever swapped in.
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -26,15 +27,57 @@ export async function readCertificatePair(certPath: string, keyPath: string): Pr
   return { cert, key };
 }
 
+/**
+ * Why a pair must not replace the one being served (SPEC §6), or undefined:
+ * the API server refuses an expired or not-yet-valid certificate, so
+ * swapping one in would fail every review until the next rotation.
+ */
+export function unusableReason(pair: CertificatePair, nowMs: number = Date.now()): string | undefined {
+  let leaf: X509Certificate;
+  try {
+    // The first PEM block is the serving certificate; a chain may follow.
+    leaf = new X509Certificate(pair.cert);
+  } catch (error) {
+    return `the certificate does not parse: ${(error as Error).message}`;
+  }
+  const notBefore = Date.parse(leaf.validFrom);
+  const notAfter = Date.parse(leaf.validTo);
+  if (nowMs < notBefore) return `the certificate is not valid before ${new Date(notBefore).toISOString()}`;
+  if (nowMs > notAfter) return `the certificate expired at ${new Date(notAfter).toISOString()}`;
+  try {
+    if (!leaf.checkPrivateKey(createPrivateKey(pair.key))) return 'the private key does not match the certificate';
+  } catch (error) {
+    return `the private key does not parse: ${(error as Error).message}`;
+  }
+  return undefined;
+}
+
+/** When the served certificate expires (epoch ms), for the expiry metric and the log. */
+export function expiresAtMs(pair: CertificatePair): number | undefined {
+  try {
+    return Date.parse(new X509Certificate(pair.cert).validTo);
+  } catch {
+    return undefined;
+  }
+}
+
 export function watchCertificates(initial: CertificatePair, options: CertificateReloaderOptions): { close(): void; checkNow(): Promise<void> } {
   let fingerprint = fingerprintOf(initial);
+  let refused: string | undefined;
   let checking: Promise<void> | undefined;
   const check = (): Promise<void> => {
     checking ??= (async () => {
       try {
         const pair = await readCertificatePair(options.certPath, options.keyPath);
         const next = fingerprintOf(pair);
-        if (next !== fingerprint) {
+        if (next !== fingerprint && next !== refused) {
+          const reason = unusableReason(pair);
+          if (reason !== undefined) {
+            // Warned once per pair, not at every poll.
+            refused = next;
+            options.logger.warn({ certPath: options.certPath, reason }, `new TLS certificate not loaded: ${reason}; keeping the current certificate`);
+            return;
+          }
           fingerprint = next;
           options.onChange(pair);
           options.logger.info({ certPath: options.certPath }, 'TLS certificate reloaded');

@@ -3,6 +3,7 @@ import type { RuleSettings } from '../rules/types.js';
 import type { DestinationRuleStore } from '../store/types.js';
 import type { WorkloadReader } from '../store/workloads.js';
 import type { WebhookMetrics } from './metrics.js';
+import type { DirectReads } from './review-refresh.js';
 
 /** Everything the HTTP layer needs, injected so tests and the benchmark can build it without TLS or a cluster. */
 export interface AppDeps {
@@ -19,6 +20,14 @@ export interface AppDeps {
   guardMode?: 'deny' | 'warn' | 'off';
   /** SPEC §10 readiness reads; absent, the check is off (settings.readyPolicy says warn or deny). */
   readiness?: ReadinessDeps;
+  /** Reviews handled at once; more get 429 (default 32). */
+  maxInFlight?: number;
+  /** A body that makes no progress this long is cut off (default: none beyond the server's request timeout). */
+  bodyIdleTimeoutMs?: number;
+  /** Namespaces one review re-reads directly (default 16). */
+  maxDirectReads?: number;
+  /** Shared direct reads; createApp makes one when absent. */
+  directReads?: DirectReads;
 }
 
 export interface ReadinessDeps {

@@ -11,7 +11,7 @@ export type WebhookName = 'mutate' | 'validate' | 'guard';
  * mode (SPEC §11). `error`: the review itself failed (a bug; the object got
  * a denial saying so). `bad_request`: the body was no AdmissionReview (400/413).
  */
-export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'warned' | 'error' | 'bad_request';
+export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'warned' | 'error' | 'bad_request' | 'throttled';
 
 export interface WebhookMetrics {
   registry: Registry;

@@ -1,5 +1,7 @@
-// Chooses where DestinationRules live: the cluster when one is configured,
-// else (or with --standalone) an in-memory store seeded from manifests.
+// Chooses where DestinationRules live (--store): the cluster when one is
+// configured, else (or with --store=memory) an in-memory store seeded from
+// manifests. Never memory by accident inside a pod (SPEC §6): there, a
+// missing token means subsets would be written nowhere while /readyz says 200.
 import type { Logger } from 'pino';
 import type { ServeConfig } from '../config.js';
 import { isDeployment, isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
@@ -7,7 +9,7 @@ import { loadManifests } from '../manifests/load.js';
 import { namespaceLabelsOf } from '../manifests/namespaces.js';
 import { toObjects, type ManifestObject } from '../manifests/objects.js';
 import type { DestinationRule } from '../rules/types.js';
-import { loadKubeConfig } from '../store/kube/config.js';
+import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../store/kube/config.js';
 import { DestinationRuleEvents } from '../store/kube/events.js';
 import { connectKubeStore } from '../store/kube/kube-store.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -18,13 +20,22 @@ import type { WorkloadReader } from '../store/workloads.js';
 import type { WebhookMetrics } from './metrics.js';
 
 export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean; workloads: WorkloadReader }> {
-  const kube = config.standalone ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
+  const kube = config.store === 'memory' ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
+  if (kube === undefined && config.store !== 'memory') {
+    const inPod = process.env.KUBERNETES_SERVICE_HOST !== undefined && process.env.KUBERNETES_SERVICE_HOST !== '';
+    if (config.store === 'kube' || inPod) {
+      const why = inPod
+        ? `KUBERNETES_SERVICE_HOST is set but there is no service-account token in ${SERVICE_ACCOUNT_DIR} and no kubeconfig`
+        : 'no in-cluster config and no kubeconfig found';
+      throw new Error(`--store=${config.store}: ${why}; mount a token (automountServiceAccountToken: true), give --kubeconfig, or run with --store=memory`);
+    }
+  }
   if (kube === undefined) {
     const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : { rules: [], namespaces: new Map(), deployments: [] };
     logger.info(
       {
         mode: 'standalone',
-        reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig',
+        reason: config.store === 'memory' ? '--store=memory' : 'no in-cluster config and no kubeconfig',
         seedDestinationRules: seed.rules.length,
         seedNamespaces: seed.namespaces.size,
         seedDeployments: seed.deployments.length,

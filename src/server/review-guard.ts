@@ -11,7 +11,7 @@ import type { RoutingView } from '../store/routing.js';
 import { concerns, requestNamespace, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { recordAdmitted } from './record-admitted.js';
-import { refreshNamespacesShared } from './review-refresh.js';
+import { directReads } from './review-refresh.js';
 
 const destinationRuleTarget = { group: 'networking.istio.io', kind: 'DestinationRule', resource: 'destinationrules' };
 const deploymentTarget = { group: 'apps', kind: 'Deployment', resource: 'deployments' };
@@ -56,7 +56,7 @@ async function judge(request: AdmissionRequest, deps: AppDeps): Promise<Admissio
     try {
       // The cache may not have seen the VirtualService change that already
       // shifted the traffic away (the right order of work): ask the source.
-      await Promise.all([routing.refreshVirtualServices(namespaces), refreshNamespacesShared(deps.store, namespaces)]);
+      await Promise.all([routing.refreshVirtualServices(namespaces), directReads(deps).refresh(namespaces, request.uid)]);
       findings = await evaluate();
     } catch (error) {
       deps.logger.warn({ uid: request.uid, err: (error as Error).message }, 'guard: direct re-read failed; answering from the cache');

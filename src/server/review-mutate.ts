@@ -1,7 +1,8 @@
 // POST /mutate: the imperative shell around mutateDeployment.
 import { mutateDeployment } from '../rules/mutate.js';
 import { diffPatch } from '../rules/patch.js';
-import { warningLine } from '../rules/text.js';
+import { isDns1123Label } from '../rules/names.js';
+import { quote, warningLine } from '../rules/text.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { recordAdmitted } from './record-admitted.js';
@@ -27,6 +28,11 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     return { allowed: true };
   }
   if (outcome.kind === 'deny') return { allowed: false, message: outcome.message };
+  // The namespace becomes part of the read and write URLs: never send one that is not a namespace name.
+  // (The service name is checked by the rule that discovers it.)
+  if (!isDns1123Label(outcome.subset.namespace)) {
+    return { allowed: false, message: `namespace ${quote(outcome.subset.namespace)} is not a valid namespace name (a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)` };
+  }
 
   const warnings = [...outcome.warnings];
   const patch = diffPatch(object, outcome.mutated);

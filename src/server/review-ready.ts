@@ -19,16 +19,20 @@ export interface ReadinessOutcome {
 const nothing: ReadinessOutcome = { problems: [], warnings: [] };
 
 /**
- * `startedMs` is when the review began: the check's budget runs from there.
- * The object is only read synchronously, before the first wait.
+ * What the check will look up, read from the object synchronously, so the
+ * caller can let the object go before the reads wait on the network.
  */
-export async function checkReadiness(object: unknown, namespace: string, requestUid: string, startedMs: number, deps: AppDeps): Promise<ReadinessOutcome> {
+export function readinessQueriesOf(object: unknown, namespace: string, deps: AppDeps): ReadinessQuery[] {
+  if (!deps.readiness || deps.settings.readyPolicy === 'off') return [];
+  return readinessQueries(object, namespace, (host) => deps.store.candidatesForHost(host), deps.settings);
+}
+
+/** `startedMs` is when the review began: the check's budget runs from there. */
+export async function checkReadiness(all: readonly ReadinessQuery[], requestUid: string, startedMs: number, deps: AppDeps): Promise<ReadinessOutcome> {
   const uid = clip(requestUid, 256);
   const readiness = deps.readiness;
   const policy = deps.settings.readyPolicy;
-  if (!readiness || policy === 'off') return nothing;
-  const all = readinessQueries(object, namespace, (host) => deps.store.candidatesForHost(host), deps.settings);
-  if (all.length === 0) return nothing;
+  if (!readiness || policy === 'off' || all.length === 0) return nothing;
   const queries = all.slice(0, readiness.maxReads);
   if (all.length > queries.length) {
     deps.logger.info({ uid, subsets: all.length, checked: queries.length }, 'readiness check limited by --max-ready-reads; the other subsets were not looked at');

@@ -1,43 +1,89 @@
 // POST /validate: the imperative shell around validateVirtualService, with
 // the direct read that keeps a stale cache from causing a false denial.
 import { meshClaimWarnings } from '../rules/mesh-hosts.js';
-import type { JsonObject, ValidationContext, ValidationResult } from '../rules/types.js';
-import { formatProblems, namespacesToRefresh, validateVirtualService } from '../rules/validate.js';
+import { isDns1123Label } from '../rules/names.js';
+import type { ReadinessQuery } from '../rules/readiness.js';
+import { pendingSubsetCheck, recheckSubsets, type PendingSubsetCheck } from '../rules/subset-recheck.js';
+import { quote } from '../rules/text.js';
+import type { JsonObject, ValidationContext } from '../rules/types.js';
+import { formatProblems, namespacesToRefresh, validateKeepingReferences } from '../rules/validate.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { recordAdmitted } from './record-admitted.js';
-import { checkReadiness } from './review-ready.js';
-import { refreshNamespacesShared } from './review-refresh.js';
+import { checkReadiness, readinessQueriesOf } from './review-ready.js';
+import { directReads } from './review-refresh.js';
 
 const virtualService = { group: 'networking.istio.io', kind: 'VirtualService', resource: 'virtualservices' };
 
 export async function reviewVirtualService(request: AdmissionRequest, deps: AppDeps): Promise<AdmissionVerdict> {
   const startedMs = Date.now();
-  const subject = reviewSubject(request, virtualService);
-  if ('verdict' in subject) return subject.verdict;
-  const { object } = subject;
-  const ctx: ValidationContext = { namespace: requestNamespace(request), settings: deps.settings };
-  let result = validateAgainstCache(object, ctx, deps);
-  if (result.problems.some((problem) => problem.kind === 'subset')) {
+  const first = firstPass(request, deps);
+  if ('verdict' in first) return first.verdict;
+  // The object is not needed any more, and the reads below may take seconds:
+  // 32 reviews of 3 MiB each must not all hold theirs meanwhile (SPEC §6).
+  request.object = undefined;
+  request.oldObject = undefined;
+  if ('admitted' in first) {
+    // SPEC §10, only for an object that is otherwise admitted; only the small queries cross the wait.
+    const { warnings, readiness, record } = first.admitted;
+    const ready = await checkReadiness(readiness, request.uid, startedMs, deps);
+    const all = [...warnings, ...ready.warnings];
+    if (ready.problems.length > 0) return { allowed: false, message: formatProblems(ready.problems), warnings: all };
+    record?.();
+    return { allowed: true, warnings: all };
+  }
+  const { pending, namespaces } = first;
+  try {
     // The cache may simply not have seen a DestinationRule applied a moment ago
     // (same `kubectl apply -f` file): ask the source of truth before denying.
-    try {
-      // Shared with concurrent reviews, but always a read sent after this one looked at the cache.
-      await refreshNamespacesShared(deps.store, namespacesToRefresh(object, ctx));
-      result = validateAgainstCache(object, ctx, deps);
-    } catch (error) {
-      deps.logger.warn({ uid: request.uid, err: (error as Error).message }, 'direct DestinationRule read failed; answering from the cache');
-    }
+    // Shared with concurrent reviews, but always a read sent after this one looked at the cache.
+    await directReads(deps).refresh(namespaces, request.uid);
+  } catch (error) {
+    deps.logger.warn({ uid: request.uid, err: (error as Error).message }, 'direct DestinationRule read failed; answering from the cache');
   }
-  if (result.problems.length > 0) {
-    return { allowed: false, message: formatProblems(result.problems), warnings: result.warnings };
+  const result = recheckSubsets(pending, (host) => deps.store.candidatesForHost(host), deps.settings);
+  if (result.problemCount > 0) {
+    return { allowed: false, message: formatProblems(result.problems, result.problemCount), warnings: result.warnings };
   }
-  // SPEC §10, only for an object that is otherwise admitted.
-  const ready = await checkReadiness(object, ctx.namespace, request.uid, startedMs, deps);
-  const warnings = [...result.warnings, ...claimWarnings(request, object, ctx.namespace, deps), ...ready.warnings];
-  if (ready.problems.length > 0) return { allowed: false, message: formatProblems(ready.problems), warnings };
-  recordAdmitted(deps, request, 'VirtualService', ctx.namespace, object);
-  return { allowed: true, warnings };
+  return { allowed: true, warnings: result.warnings };
+}
+
+/**
+ * Everything that needs the object, synchronously: either the verdict, or
+ * what the re-check after the direct read needs (a few small arrays). Kept
+ * out of the async function so no variable of it holds the object across the
+ * read.
+ */
+interface Admitted {
+  warnings: string[];
+  readiness: ReadinessQuery[];
+  /** Standalone only (its store keeps admitted objects anyway); a cluster store learns them from its watch. */
+  record?: () => void;
+}
+
+function firstPass(request: AdmissionRequest, deps: AppDeps): { verdict: AdmissionVerdict } | { admitted: Admitted } | { pending: PendingSubsetCheck; namespaces: string[] } {
+  const subject = reviewSubject(request, virtualService);
+  if ('verdict' in subject) return subject;
+  const { object } = subject;
+  const namespace = requestNamespace(request);
+  // `..` or `a/b` would turn the direct read into a list of some other URL (`..` lists every namespace).
+  if (!isDns1123Label(namespace)) {
+    return { verdict: { allowed: false, message: `namespace ${quote(namespace)} is not a valid namespace name (a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters)` } };
+  }
+  const ctx: ValidationContext = { namespace, settings: deps.settings };
+  // One walk: the rules look up each referenced host in the store's host index as they meet it.
+  const first = validateKeepingReferences(object, (host) => deps.store.candidatesForHost(host), ctx);
+  const { result } = first;
+  if (!result.problems.some((problem) => problem.kind === 'subset')) {
+    if (result.problems.length > 0) return { verdict: { allowed: false, message: formatProblems(result.problems), warnings: result.warnings } };
+    const warnings = [...result.warnings, ...claimWarnings(request, object, namespace, deps)];
+    const record = deps.store.routing?.recordAdmitted ? () => recordAdmitted(deps, request, 'VirtualService', namespace, object) : undefined;
+    return { admitted: { warnings, readiness: readinessQueriesOf(object, namespace, deps), record } };
+  }
+  // The review's own namespace and the root namespace first: they decide the most hosts.
+  const named = namespacesToRefresh(object, ctx);
+  const namespaces = [...new Set([namespace, deps.settings.rootNamespace, ...named])];
+  return { pending: pendingSubsetCheck(first), namespaces };
 }
 
 /** SPEC §3: another VirtualService of the namespace already claims one of this one's hosts for the mesh. */
@@ -47,9 +93,4 @@ function claimWarnings(request: AdmissionRequest, object: JsonObject, namespace:
   const meta = object.metadata as { name?: unknown } | undefined;
   const name = typeof meta?.name === 'string' ? meta.name : typeof request.name === 'string' ? request.name : '';
   return meshClaimWarnings(object, name, namespace, (host) => routing.meshClaims(namespace, host), deps.settings.clusterDomain);
-}
-
-/** One walk: the rules look up each referenced host in the store's host index as they meet it. */
-function validateAgainstCache(object: unknown, ctx: ValidationContext, deps: AppDeps): ValidationResult {
-  return validateVirtualService(object, (host) => deps.store.candidatesForHost(host), ctx);
 }

@@ -61,6 +61,9 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
     onSubsetError: config.onSubsetError,
     subsetWriteTimeoutMs: config.subsetWriteTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
+    maxInFlight: config.maxInFlight,
+    bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
+    maxDirectReads: config.maxDirectReads,
     isShuttingDown: () => shuttingDown,
     guardMode: config.guardMode,
     readiness: config.maxReadyReads > 0 ? { reader: opened.workloads, maxReads: config.maxReadyReads, timeoutMs: config.readyTimeoutMs } : undefined,
@@ -77,6 +80,7 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
       headersTimeoutMs: config.headersTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       certReloadIntervalMs: config.certReloadIntervalMs,
+      maxConnections: config.maxConnections,
       logger,
       onCertificate: (certPem) => {
         try {

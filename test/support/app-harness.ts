@@ -22,7 +22,7 @@ export function buildApp(options: { seed?: DestinationRule[]; store?: Destinatio
     metrics: createMetrics(store, { processMetrics: false }),
     onSubsetError: 'deny',
     subsetWriteTimeoutMs: 3_000,
-    maxBodyBytes: 10 * 1024 * 1024,
+    maxBodyBytes: 3 * 1024 * 1024,
     isShuttingDown: () => false,
     ...options.overrides,
   };
