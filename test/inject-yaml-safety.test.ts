@@ -167,7 +167,7 @@ spec:
     it(`${name}: a recursive anchor in document 2 is exit 2 naming the file and document, not a stack overflow`, async () => {
       const result = await run(runner, ['-f', '-'], `kind: ConfigMap\napiVersion: v1\nmetadata: {name: x}\n---\n${recursive}`);
       assert.equal(result.code, 2, result.stderr + result.stdout);
-      assert.match(result.stderr, /^<stdin>: line \d+: document 2 cannot be read: an alias refers to an anchor that contains it/m);
+      assert.match(result.stderr, /^<stdin>:\d+: document 2 cannot be read: an alias refers to an anchor that contains it/m);
       assert.doesNotMatch(result.stderr + result.stdout, /Maximum call stack/);
     });
 
