@@ -1,7 +1,7 @@
 // POST /validate: the imperative shell around validateVirtualService, with
 // the direct read that keeps a stale cache from causing a false denial.
 import type { ValidationContext, ValidationResult } from '../rules/types.js';
-import { formatProblems, namespacesToRefresh, validateVirtualService } from '../rules/validate.js';
+import { formatProblems, refreshPlan, validateVirtualService } from '../rules/validate.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { refreshNamespacesShared } from './review-refresh.js';
@@ -19,7 +19,9 @@ export async function reviewVirtualService(request: AdmissionRequest, deps: AppD
     // (same `kubectl apply -f` file): ask the source of truth before denying.
     try {
       // Shared with concurrent reviews, but always a read sent after this one looked at the cache.
-      await refreshNamespacesShared(deps.store, namespacesToRefresh(object, ctx));
+      const plan = refreshPlan(object, ctx, result.problems);
+      if (plan.omitted > 0) deps.logger.info({ uid: request.uid, omitted: plan.omitted }, 'direct read capped; other namespaces answered from the cache');
+      await refreshNamespacesShared(deps.store, plan.namespaces);
       result = validateAgainstCache(object, ctx, deps);
     } catch (error) {
       deps.logger.warn({ uid: request.uid, err: (error as Error).message }, 'direct DestinationRule read failed; answering from the cache');
