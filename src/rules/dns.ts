@@ -17,20 +17,19 @@ export function hostNameProblem(host: string): string | undefined {
   if (name.length > MAX_HOST_CHARS) {
     return `is ${name.length.toLocaleString('en-US')} characters long; a DNS name has at most ${MAX_HOST_CHARS}`;
   }
+  const star = name.indexOf('*');
+  if (star !== -1 && !(name === '*' || (name.startsWith('*.') && name.indexOf('*', 1) === -1))) {
+    return 'may hold `*` only as its whole first label (`*.example.com`)';
+  }
   // A bounded name from here on: one pass over at most 253 characters.
-  let start = 0;
-  for (let index = 0; start <= name.length; index++) {
+  for (let start = 0, index = 0; ; index++) {
     const dot = name.indexOf('.', start);
-    const end = dot === -1 ? name.length : dot;
-    const label = name.slice(start, end);
     const last = dot === -1;
+    const labelChars = (last ? name.length : dot) - start;
     // A trailing dot (`istio.io.`) is an absolute name, as Istio allows.
-    if (label === '' && !(last && index > 0)) return `has an empty label (${index === 0 ? 'leading dot' : 'two dots in a row'}); write the name without it`;
-    if (label.length > MAX_HOST_LABEL_CHARS) {
-      return `label ${index + 1} is ${label.length} characters long; a DNS label has at most ${MAX_HOST_LABEL_CHARS}`;
-    }
-    if (label.includes('*') && !(index === 0 && label === '*')) {
-      return 'may hold `*` only as its whole first label (`*.example.com`)';
+    if (labelChars === 0 && !(last && index > 0)) return `has an empty label (${index === 0 ? 'leading dot' : 'two dots in a row'}); write the name without it`;
+    if (labelChars > MAX_HOST_LABEL_CHARS) {
+      return `label ${index + 1} is ${labelChars} characters long; a DNS label has at most ${MAX_HOST_LABEL_CHARS}`;
     }
     if (last) break;
     start = dot + 1;

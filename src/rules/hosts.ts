@@ -123,6 +123,10 @@ export interface ResolvedRule {
 export class VisibleRules {
   /** Every candidate in the order given (Istio's merge order), resolved. */
   readonly resolved: readonly ResolvedRule[];
+  /** Resolved host → positions in `resolved` of every candidate (visible or not) with that host. */
+  readonly everyByHost = new Map<string, number[]>();
+  /** Lengths of the wildcard hosts among all candidates. */
+  readonly everyWildcardLength = new Set<number>();
   /** namespace → resolved host → visible rules, in candidate order. */
   private readonly byNamespace = new Map<string, Map<string, DestinationRule[]>>();
   /** Lengths of the wildcard hosts among the visible rules. */
@@ -140,14 +144,18 @@ export class VisibleRules {
       const namespace = namespaceOf(rule);
       const host = resolvedHostOf(rule, settings.clusterDomain);
       const visible = isVisibleTo(rule, fromNamespace, settings.rootNamespace);
-      resolved.push({ rule, host, namespace, visible });
+      const position = resolved.push({ rule, host, namespace, visible }) - 1;
+      const same = this.everyByHost.get(host);
+      if (same) same.push(position);
+      else this.everyByHost.set(host, [position]);
+      const length = wildcardLength(host);
+      if (length !== undefined) this.everyWildcardLength.add(length);
       if (!visible) continue;
       let hosts = this.byNamespace.get(namespace);
       if (!hosts) this.byNamespace.set(namespace, (hosts = new Map()));
       const rules = hosts.get(host);
       if (rules) rules.push(rule);
       else hosts.set(host, [rule]);
-      const length = wildcardLength(host);
       if (length !== undefined) this.wildcardLengths.add(length);
       if (namespace !== fromNamespace && namespace !== settings.rootNamespace) {
         const first = this.elsewhere.get(host);

@@ -1,7 +1,7 @@
 // SPEC §3 subset rule: every named subset must be defined by the
 // DestinationRule Istio would apply (SPEC §4), and a denial must say what
 // exists instead and how to fix it.
-import { hostPatterns, wildcardLength } from './host-patterns.js';
+import { hostPatterns } from './host-patterns.js';
 import { mergedSubsets, namespaceOfHost, VisibleRules, type ResolvedRule, type SelectedDestinationRules } from './hosts.js';
 import type { DestinationRule, Problem, RuleSettings } from './types.js';
 import { clip, singleLine } from './text.js';
@@ -62,38 +62,43 @@ interface HostAnswer {
 }
 
 /**
- * Which candidates (visible or not) define which subset, by resolved host:
- * built on the first miss of a review, so explaining a miss looks up the
- * host's patterns instead of scanning every candidate.
+ * Which candidates (visible or not) define which subset, by resolved host,
+ * filled in per host pattern on the first miss that asks about it: explaining
+ * a miss looks up the host's patterns instead of scanning every candidate,
+ * and a `*` held by 2,000 namespaces is indexed once per review, not per host.
  */
 class Definers {
   private readonly byHost = new Map<string, Map<string, number[]>>();
-  readonly wildcardLengths = new Set<number>();
 
-  constructor(private readonly rules: VisibleRules) {
-    rules.resolved.forEach(({ rule, host }, order) => {
-      const names = mergedSubsets({ host: '', namespace: '', rules: [rule] }).keys();
-      let bySubset = this.byHost.get(host);
-      for (const name of names) {
-        if (!bySubset) this.byHost.set(host, (bySubset = new Map()));
-        const list = bySubset.get(name);
-        if (list) list.push(order);
-        else bySubset.set(name, [order]);
-      }
-      const length = wildcardLength(host);
-      if (length !== undefined) this.wildcardLengths.add(length);
-    });
-  }
+  constructor(private readonly rules: VisibleRules) {}
 
   /** The first candidate, in candidate order, whose host covers `fqdn`, that defines `subset` and is not `chosen`. */
   first(fqdn: string, subset: string, chosen: ReadonlySet<DestinationRule>): ResolvedRule | undefined {
     let best: number | undefined;
-    for (const pattern of hostPatterns(fqdn, this.wildcardLengths)) {
-      const orders = this.byHost.get(pattern)?.get(subset);
-      const order = orders?.find((candidate) => !chosen.has(this.rules.resolved[candidate]!.rule));
-      if (order !== undefined && (best === undefined || order < best)) best = order;
+    for (const pattern of hostPatterns(fqdn, this.rules.everyWildcardLength)) {
+      const positions = this.subsetsOf(pattern)?.get(subset);
+      const position = positions?.find((candidate) => !chosen.has(this.rules.resolved[candidate]!.rule));
+      if (position !== undefined && (best === undefined || position < best)) best = position;
     }
     return best === undefined ? undefined : this.rules.resolved[best];
+  }
+
+  private subsetsOf(host: string): Map<string, number[]> | undefined {
+    const known = this.byHost.get(host);
+    if (known) return known;
+    const positions = this.rules.everyByHost.get(host);
+    if (!positions) return undefined;
+    const bySubset = new Map<string, number[]>();
+    for (const position of positions) {
+      const { rule } = this.rules.resolved[position]!;
+      for (const name of mergedSubsets({ host: '', namespace: '', rules: [rule] }).keys()) {
+        const list = bySubset.get(name);
+        if (list) list.push(position);
+        else bySubset.set(name, [position]);
+      }
+    }
+    this.byHost.set(host, bySubset);
+    return bySubset;
   }
 }
 
