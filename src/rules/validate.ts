@@ -163,6 +163,15 @@ function internalProblem(error: unknown): Problem {
 
 function walkVirtualService(virtualService: unknown, namespace: string, clusterDomain: string): Walk {
   const walk: Walk = { problems: [], warnings: [], references: [] };
+  // Routes name the same host many times in a row: check and resolve it once per run.
+  let last: { host: string; problem: string | undefined; resolved: string } | undefined;
+  const hostInfo = (host: string): { problem: string | undefined; resolved: string } => {
+    if (last?.host !== host) {
+      const problem = hostNameProblem(host);
+      last = { host, problem, resolved: problem === undefined ? resolveHost(host, namespace, clusterDomain) : '' };
+    }
+    return last;
+  };
   const shape = (path: string, message: string): void => {
     walk.problems.push({ path, kind: 'shape', message });
   };
@@ -191,13 +200,13 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       : typeof host !== 'string' ? `must be a string, got ${describeValue(host)}`
       : host.trim() === '' ? 'must not be empty'
       // Before resolving or any lookup: an implausible name costs one short denial.
-      : hostNameProblem(host);
+      : hostInfo(host).problem;
     if (hostProblem !== undefined) shape(`${path}.host`, hostProblem);
     // Proto3 reads an empty subset as "no subset", so "" names nothing.
     const subsetOk = subset === undefined || typeof subset === 'string';
     if (!subsetOk) shape(`${path}.subset`, `must be a string, got ${describeValue(subset)}`);
     if (hostProblem !== undefined || !subsetOk || typeof host !== 'string') return undefined;
-    const resolved = resolveHost(host, namespace, clusterDomain);
+    const resolved = hostInfo(host).resolved;
     const named = typeof subset === 'string' && subset !== '' ? subset : undefined;
     if (named !== undefined) walk.references.push({ path: referencePath, host: resolved, subset: named });
     const port = field(value, 'port');
