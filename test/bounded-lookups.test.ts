@@ -123,6 +123,24 @@ describe('host patterns are looked up lazily', () => {
 
 const key = (rule: DestinationRule): string => `${rule.metadata.namespace}/${rule.metadata.name}`;
 
+describe('DestinationRules with absurd hosts (from a cache or an input file) cost no more than their size', () => {
+  it('16,000-label exact and wildcard hosts are indexed and never match a real name', () => {
+    const odd: DestinationRule[] = [
+      { metadata: { name: 'long', namespace: 'default' }, spec: { host: longHost(16_000), subsets: [{ name: 'v1' }] } },
+      { metadata: { name: 'long-wild', namespace: 'default' }, spec: { host: `*.${longHost(16_000)}`, subsets: [{ name: 'v1' }] } },
+      { metadata: { name: 'reviews', namespace: 'default' }, spec: { host: 'reviews', subsets: [{ name: 'v2' }] } },
+    ];
+    const index = new HostIndex(settings.clusterDomain);
+    for (const rule of odd) index.upsert(rule);
+    assert.deepEqual(index.candidatesForHost('reviews.default.svc.cluster.local').map(key), ['default/reviews']);
+    const virtualService = { spec: { http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] } };
+    for (const rules of [odd, (host: string) => index.candidatesForHost(host)]) {
+      assert.deepEqual(formatProblems(validateVirtualService(virtualService, rules, { namespace: 'default', settings }).problems),
+        'spec.http[0].route[0]: subset "v1" of host reviews.default.svc.cluster.local is not defined; DestinationRule default/reviews defines v2');
+    }
+  });
+});
+
 describe('subset checking: same answers as the quadratic version, linear work', () => {
   const namespaces = ['default', 'prod', 'istio-system', 'egress-a', 'egress-b'];
   const ruleArb = fc.record({
