@@ -8,9 +8,11 @@ KUBECTL ?= kubectl
 DOCKER ?= docker
 NODE ?= node
 CERTS_COMMAND := dist/src/tls/certs-command.js
+# The serve flag of the same name; deploy/base/policy.yaml is generated with it.
+WEIGHT_POLICY ?= sum-100
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test lint bench certs docker-build deploy undeploy
+.PHONY: help build run test lint bench certs docker-build deploy undeploy policy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
@@ -33,6 +35,9 @@ bench: ## Run the benchmark
 certs: build ## Self-signed CA + serving certificate for canary-webhook.<NAMESPACE>.svc in certs/
 	$(NODE) $(CERTS_COMMAND) --namespace $(NAMESPACE) --out $(CERTS_DIR)
 
+policy: build ## Regenerate deploy/base/policy.yaml (WEIGHT_POLICY=sum-100|proportional)
+	$(NODE) dist/src/cli/main.js policy --weight-policy $(WEIGHT_POLICY) > deploy/base/policy.yaml
+
 docker-build: ## Build the image $(IMG)
 	$(DOCKER) build -t $(IMG) .
 
@@ -49,5 +54,6 @@ deploy: build ## Install into the current kubectl context (self-signed TLS; IMG 
 # DestinationRules the webhook created stay: they carry live traffic routing.
 undeploy: ## Remove everything `make deploy` installed
 	$(KUBECTL) delete mutatingwebhookconfiguration/canary-webhook validatingwebhookconfiguration/canary-webhook --ignore-not-found
+	$(KUBECTL) delete validatingadmissionpolicybinding/canary-webhook-weights validatingadmissionpolicybinding/canary-webhook-weights-warn validatingadmissionpolicy/canary-webhook-weights --ignore-not-found
 	$(KUBECTL) delete clusterrolebinding/canary-webhook clusterrole/canary-webhook --ignore-not-found
 	$(KUBECTL) delete namespace $(NAMESPACE) --ignore-not-found

@@ -1,9 +1,12 @@
 // The one place flags and environment variables are read and validated.
 import { parseArgs } from 'node:util';
 import { defaultRuleSettings, type RuleSettings } from './rules/types.js';
-import { defaultPort } from './server/routes.js';
+import { WEIGHT_POLICIES } from './rules/weights.js';
 
 export class ConfigError extends Error {}
+
+/** The HTTPS port when none is configured (SPEC §6). */
+export const defaultPort = 8443;
 
 export interface ServeConfig {
   port: number;
@@ -51,6 +54,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   'version-annotation': { env: 'CANARY_WEBHOOK_VERSION_ANNOTATION', type: 'string', help: 'version annotation (default canary-webhook/version)' },
   'service-annotation': { env: 'CANARY_WEBHOOK_SERVICE_ANNOTATION', type: 'string', help: 'service annotation (default canary-webhook/service)' },
   'inject-mode': { env: 'CANARY_WEBHOOK_INJECT_MODE', type: 'string', help: 'sidecar injection via label|annotation|both (default both)' },
+  'weight-policy': { env: 'CANARY_WEBHOOK_WEIGHT_POLICY', type: 'string', help: 'route weights: sum-100 (must sum to 100) or proportional (Istio >= 1.15; default sum-100)' },
   'on-subset-error': { env: 'CANARY_WEBHOOK_ON_SUBSET_ERROR', type: 'string', help: 'deny|warn when the subset cannot be written in time (default deny)' },
   'subset-write-timeout-ms': { env: 'CANARY_WEBHOOK_SUBSET_WRITE_TIMEOUT_MS', type: 'string', help: 'deadline for the DestinationRule write, retries included (default 3000)' },
   'max-body-bytes': { env: 'CANARY_WEBHOOK_MAX_BODY_BYTES', type: 'string', help: 'largest AdmissionReview accepted; larger gets 413 (default 10485760)' },
@@ -132,6 +136,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       versionAnnotation: read('version-annotation') ?? defaultRuleSettings.versionAnnotation,
       serviceAnnotation: read('service-annotation') ?? defaultRuleSettings.serviceAnnotation,
       injectMode: oneOf('inject-mode', ['label', 'annotation', 'both'], defaultRuleSettings.injectMode),
+      weightPolicy: oneOf('weight-policy', WEIGHT_POLICIES, defaultRuleSettings.weightPolicy),
     },
     onSubsetError: oneOf('on-subset-error', ['deny', 'warn'], 'deny'),
     subsetWriteTimeoutMs,

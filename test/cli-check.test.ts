@@ -179,6 +179,25 @@ describe('check exit codes and output', () => {
     ]);
   });
 
+  it('takes --weight-policy: proportional admits 30/30 with a warning and still denies 0/0', async () => {
+    const root = tree({
+      'split.yaml': virtualService('web', '    - destination: {host: web}\n      weight: 30\n    - destination: {host: web-canary}\n      weight: 30\n'),
+      'zero.yaml': virtualService('api', '    - destination: {host: api}\n    - destination: {host: api-canary}\n'),
+    });
+    const split = await check(['split.yaml', '--weight-policy', 'proportional'], { cwd: root });
+    assert.equal(split.code, 0, split.stdout);
+    assert.deepEqual(findingLines(split.stdout), [
+      'split.yaml:1: warning: VirtualService default/web: spec.http[0].route: weights sum to 60, not 100; each destination gets weight/60 of traffic',
+    ]);
+    assert.equal((await check(['split.yaml'], { cwd: root })).code, 1, 'sum-100 stays the default');
+    const zero = await check(['zero.yaml', '--weight-policy=proportional'], { cwd: root });
+    assert.equal(zero.code, 1);
+    assert.match(zero.stdout, /spec\.http\[0\]\.route: weights sum to 0; Istio refuses a route whose destinations all have weight 0; no destination of this route has a weight$/m);
+    const bad = await check(['zero.yaml', '--weight-policy', 'loose'], { cwd: root });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--weight-policy must be sum-100 or proportional, got "loose"/);
+  });
+
   it('exits 0 with warnings only, marking them', async () => {
     const root = tree({ 'vs.yaml': virtualService('web', '    - destination: {host: web}\n      weight: 50\n') });
     const run = await check(['vs.yaml'], { cwd: root });

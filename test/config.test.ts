@@ -11,6 +11,7 @@ describe('serve configuration', () => {
     assert.equal(config.settings.clusterDomain, 'cluster.local');
     assert.equal(config.settings.rootNamespace, 'istio-system');
     assert.equal(config.settings.injectMode, 'both');
+    assert.equal(config.settings.weightPolicy, 'sum-100');
     assert.equal(config.onSubsetError, 'deny');
     assert.equal(config.maxBodyBytes, 10 * 1024 * 1024);
     assert.ok(config.keepAliveTimeoutMs > 90_000, 'outlasts the API server\'s idle connections');
@@ -24,12 +25,14 @@ describe('serve configuration', () => {
       CANARY_WEBHOOK_STANDALONE: 'true',
       CANARY_WEBHOOK_ROOT_NAMESPACE: 'mesh-root',
       CANARY_WEBHOOK_INJECT_MODE: 'label',
+      CANARY_WEBHOOK_WEIGHT_POLICY: 'proportional',
       KUBECONFIG: '/tmp/kubeconfig',
     });
     assert.equal(config.port, 9443);
     assert.equal(config.standalone, true);
     assert.equal(config.settings.rootNamespace, 'mesh-root');
     assert.equal(config.settings.injectMode, 'label');
+    assert.equal(config.settings.weightPolicy, 'proportional');
     assert.equal(config.kubeconfigPath, '/tmp/kubeconfig');
   });
 
@@ -41,6 +44,7 @@ describe('serve configuration', () => {
       [['--keep-alive-timeout-ms', '5000'], {}, /outlast the API server's 90 s/],
       [['--on-subset-error', 'ignore'], {}, /deny, warn/],
       [['--log-level', 'loud'], {}, /--log-level must be one of/],
+      [['--weight-policy', 'sum-50'], {}, /--weight-policy must be one of sum-100, proportional, got "sum-50"/],
       [['--no-such-flag'], {}, /Unknown option '--no-such-flag'/],
       [[], { CANARY_WEBHOOK_STANDALONE: 'maybe' }, /CANARY_WEBHOOK_STANDALONE must be true or false/],
     ];

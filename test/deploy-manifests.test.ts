@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseServeConfig } from '../src/config.js';
+import { POLICY_NAME, WEIGHT_POLICY_LABEL } from '../src/policy/manifest.js';
 import { defaultPort, routes } from '../src/server/routes.js';
 import { serviceDnsNames, writeLocalOverlay, writeServingCertificates } from '../src/tls/certs-command.js';
 import { byIdentity, normalizeForComparison, renderKustomization, renderWithKubectl, type Manifest } from './support/kustomize.js';
@@ -129,6 +130,24 @@ function permissionSet(rules: PolicyRule[]): string[] {
   return [...new Set(triples)].sort();
 }
 
+const clusterScoped = [
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+];
+
+interface PolicyBinding {
+  spec: {
+    policyName: string;
+    validationActions: string[];
+    matchResources: { namespaceSelector: { matchExpressions: Array<{ key: string; operator: string; values: string[] }> } };
+  };
+}
+
 let base: Manifest[];
 let certManager: Manifest[];
 
@@ -149,11 +168,14 @@ describe('deploy/base', () => {
       'PodDisruptionBudget',
       'Service',
       'ServiceAccount',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicyBinding',
       'ValidatingWebhookConfiguration',
     ]);
     assert.equal(find<object>(base, 'Namespace').metadata.name, namespace);
     for (const manifest of base) {
-      if (['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(manifest.kind)) continue;
+      if (clusterScoped.includes(manifest.kind)) continue;
       assert.equal(manifest.metadata.namespace, namespace, `${manifest.kind} lives in ${namespace}`);
     }
   });
@@ -334,6 +356,30 @@ describe('deploy/base', () => {
   });
 });
 
+describe('deploy/base: the weight policy', () => {
+  test('is `canary-webhook policy` output for the weight policy serve runs with', () => {
+    const container = webhookContainer(find<Deployment>(base, 'Deployment', 'canary-webhook'));
+    const config = parseServeConfig((container.args ?? []).slice(1), {});
+    const policy = find<{ spec: { validations: unknown[]; failurePolicy: string } }>(base, 'ValidatingAdmissionPolicy', POLICY_NAME);
+    assert.equal((policy.metadata.labels as Record<string, string> | undefined)?.[WEIGHT_POLICY_LABEL], config.settings.weightPolicy, 'the policy and the webhook enforce the same rule');
+    assert.equal(policy.spec.validations.length, 3, 'http, tcp and tls');
+    assert.equal(policy.spec.failurePolicy, 'Fail');
+  });
+
+  test('binds Deny and Warn by the enforcement label, with the webhooks\' namespace exclusions', () => {
+    const webhook = onlyWebhook(find<WebhookConfiguration>(base, 'ValidatingWebhookConfiguration', 'canary-webhook'));
+    const bindings = base.filter((manifest) => manifest.kind === 'ValidatingAdmissionPolicyBinding') as unknown as Array<PolicyBinding & Manifest>;
+    assert.deepEqual(bindings.map((binding) => binding.spec.validationActions).sort(), [['Deny'], ['Warn']]);
+    for (const binding of bindings) {
+      assert.equal(binding.spec.policyName, POLICY_NAME);
+      const [exclusion, enforcement] = binding.spec.matchResources.namespaceSelector.matchExpressions;
+      assert.deepEqual(exclusion, webhook.namespaceSelector?.matchExpressions?.[0]);
+      const warn = binding.spec.validationActions[0] === 'Warn';
+      assert.deepEqual(enforcement, { key: 'canary-webhook/enforcement', operator: warn ? 'In' : 'NotIn', values: ['warn'] });
+    }
+  });
+});
+
 describe('deploy/overlays/cert-manager', () => {
   test('adds the certificates and changes nothing in the base but the CA injection annotation', () => {
     const added = certManager.filter((manifest) => !base.some((candidate) => byIdentity(candidate, manifest) === 0));
@@ -424,6 +470,9 @@ describe('the overlay `make deploy` generates', () => {
       assert.equal(webhook.clientConfig.service?.namespace, 'team-a');
       assert.deepEqual(webhook.namespaceSelector?.matchExpressions?.[0]?.values, ['kube-system', 'team-a']);
     }
+    const bindings = rendered.filter((manifest) => manifest.kind === 'ValidatingAdmissionPolicyBinding') as unknown as PolicyBinding[];
+    assert.equal(bindings.length, 2);
+    for (const binding of bindings) assert.deepEqual(binding.spec.matchResources.namespaceSelector.matchExpressions[0]?.values, ['kube-system', 'team-a']);
     const binding = find<{ subjects: Array<{ namespace?: string }> }>(rendered, 'ClusterRoleBinding');
     assert.equal(binding.subjects[0]?.namespace, 'team-a');
   });

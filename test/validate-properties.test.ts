@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
-import { defaultRuleSettings, type DestinationRule, type ValidationContext } from '../src/rules/types.js';
+import { defaultRuleSettings, type DestinationRule, type ValidationContext, type WeightPolicy } from '../src/rules/types.js';
 import { formatProblems, MAX_PROBLEM_LINES, namespacesToRefresh, subsetReferences, validateVirtualService } from '../src/rules/validate.js';
 
 const ctx: ValidationContext = { namespace: 'default', settings: defaultRuleSettings };
@@ -19,6 +19,8 @@ const weightValue: fc.Arbitrary<GeneratedWeight> = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 0, max: 100 }) },
   { weight: 2, arbitrary: fc.constant(ABSENT) },
   { weight: 2, arbitrary: fc.integer({ min: -300, max: 300 }) },
+  // Around the proportional policy's uint32 ceiling.
+  { weight: 1, arbitrary: fc.integer({ min: 4_294_967_290, max: 4_294_967_300 }) },
   { weight: 1, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true, min: -200, max: 200 }) },
   { weight: 1, arbitrary: fc.oneof(fc.integer({ min: 0, max: 100 }).map(String), fc.constant(null), fc.boolean(), fc.constant({}), fc.constant([10])) },
 );
@@ -62,8 +64,8 @@ function buildVirtualService(input: Record<(typeof SECTIONS)[number], Section['r
   return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'vs' }, spec };
 }
 
-/** SPEC §3, written as plainly as possible. */
-function referenceVerdict(weights: readonly GeneratedWeight[]): { denied: boolean; sum?: number; singleWarning: boolean } {
+/** SPEC §3, written as plainly as possible; `sumMessage` is the route's own problem, if any. */
+function referenceVerdict(weights: readonly GeneratedWeight[], policy: WeightPolicy): { denied: boolean; sumMessage?: string; singleWarning: boolean } {
   const present = weights.filter((weight) => weight !== ABSENT);
   const invalid = present.some((weight) => !(typeof weight === 'number' && Number.isInteger(weight) && weight >= 0));
   if (invalid) return { denied: true, singleWarning: false };
@@ -71,33 +73,36 @@ function referenceVerdict(weights: readonly GeneratedWeight[]): { denied: boolea
   if (weights.length === 1) return { denied: false, singleWarning: present.length === 1 && numbers[0] !== 100 };
   if (weights.length === 0) return { denied: false, singleWarning: false };
   const sum = numbers.reduce((a, b) => a + b, 0);
-  return { denied: numbers.some((weight) => weight > 100) || sum !== 100, sum, singleWarning: false };
+  const hint = present.length === 0 ? '; no destination of this route has a weight' : '';
+  if (policy === 'proportional') {
+    const over = numbers.some((weight) => weight > 4_294_967_295);
+    const sumMessage = sum === 0 ? `weights sum to 0; Istio refuses a route whose destinations all have weight 0${hint}` : undefined;
+    return { denied: over || sum === 0, sumMessage, singleWarning: false };
+  }
+  const sumMessage = sum !== 100 ? `weights sum to ${sum}, must be 100${hint}` : undefined;
+  return { denied: numbers.some((weight) => weight > 100) || sum !== 100, sumMessage, singleWarning: false };
 }
 
 /** Problems at or under this path (`x.route` must not claim `x.route2`). */
 const under = (path: string, root: string): boolean => path === root || path.startsWith(`${root}[`) || path.startsWith(`${root}.`);
 
 describe('weights agree with a reference computation', () => {
-  it(`for ${RUNS} generated VirtualServices`, () => {
+  it(`for ${RUNS} generated VirtualServices under each --weight-policy`, () => {
     fc.assert(
-      fc.property(sections, (input) => {
-        const result = validateVirtualService(buildVirtualService(input), [], ctx);
+      fc.property(sections, fc.constantFrom<WeightPolicy>('sum-100', 'proportional'), (input, weightPolicy) => {
+        const result = validateVirtualService(buildVirtualService(input), [], { namespace: 'default', settings: { ...defaultRuleSettings, weightPolicy } });
         assert.ok(result.problems.every((problem) => problem.kind === 'weight'));
         let anyDenied = false;
         for (const section of SECTIONS) {
           input[section].forEach((weights, r) => {
             if (weights === undefined) return;
             const routePath = `spec.${section}[${r}].route`;
-            const expected = referenceVerdict(weights);
+            const expected = referenceVerdict(weights, weightPolicy);
             anyDenied ||= expected.denied;
             const problems = result.problems.filter((problem) => under(problem.path, routePath));
             assert.equal(problems.length > 0, expected.denied, `${routePath} ${JSON.stringify(weights)}`);
             const sumProblem = problems.find((problem) => problem.path === routePath);
-            if (expected.sum !== undefined && expected.sum !== 100) {
-              assert.equal(sumProblem?.message, `weights sum to ${expected.sum}, must be 100`);
-            } else {
-              assert.equal(sumProblem, undefined);
-            }
+            assert.equal(sumProblem?.message, expected.sumMessage);
             const single = result.warnings.some((warning) => warning.startsWith(`${routePath}[0]: weight `) && warning.includes('only destination'));
             assert.equal(single, expected.singleWarning);
           });

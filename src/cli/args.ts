@@ -2,7 +2,8 @@
 // with the rule-setting flags named as `serve` names them, so one set of
 // values configures the webhook and the CI check alike.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultRuleSettings, type RuleSettings } from '../rules/types.js';
+import { defaultRuleSettings, type RuleSettings, type WeightPolicy } from '../rules/types.js';
+import { WEIGHT_POLICIES } from '../rules/weights.js';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -19,6 +20,7 @@ export const commonFlags = {
   'version-annotation': { type: 'string' },
   'service-annotation': { type: 'string' },
   'inject-mode': { type: 'string' },
+  'weight-policy': { type: 'string' },
 } as const satisfies OptionsConfig;
 
 export const settingsHelp = `Rule settings (same names and defaults as for serve):
@@ -27,7 +29,8 @@ export const settingsHelp = `Rule settings (same names and defaults as for serve
       --opt-in-label KEY      Deployment label that opts in (default "${defaultRuleSettings.optInLabel}")
       --version-annotation K  version annotation (default "${defaultRuleSettings.versionAnnotation}")
       --service-annotation K  service annotation (default "${defaultRuleSettings.serviceAnnotation}")
-      --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")`;
+      --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")
+      --weight-policy P       route weights: sum-100 or proportional (default "${defaultRuleSettings.weightPolicy}")`;
 
 export function parseFlags<T extends OptionsConfig>(args: readonly string[], options: T) {
   // Paths may also come without -f (`check a.yaml b/`), as istioctl analyze takes them.
@@ -48,6 +51,7 @@ interface CommonValues {
   'version-annotation'?: string;
   'service-annotation'?: string;
   'inject-mode'?: string;
+  'weight-policy'?: string;
 }
 
 export function pathsFrom(values: CommonValues, positionals: readonly string[]): string[] {
@@ -71,6 +75,7 @@ export function settingsFrom(values: CommonValues): RuleSettings {
   }
   return {
     ...defaultRuleSettings,
+    weightPolicy: weightPolicyFrom(values['weight-policy']),
     clusterDomain: values['cluster-domain'] ?? defaultRuleSettings.clusterDomain,
     rootNamespace: values['root-namespace'] ?? defaultRuleSettings.rootNamespace,
     optInLabel: values['opt-in-label'] ?? defaultRuleSettings.optInLabel,
@@ -78,4 +83,13 @@ export function settingsFrom(values: CommonValues): RuleSettings {
     serviceAnnotation: values['service-annotation'] ?? defaultRuleSettings.serviceAnnotation,
     injectMode,
   };
+}
+
+/** Shared with `policy`, which takes only this one rule setting. */
+export function weightPolicyFrom(raw: string | undefined): WeightPolicy {
+  const policy = raw ?? defaultRuleSettings.weightPolicy;
+  if (!(WEIGHT_POLICIES as readonly string[]).includes(policy)) {
+    throw new UsageError(`--weight-policy must be ${WEIGHT_POLICIES.join(' or ')}, got "${policy}"`);
+  }
+  return policy as WeightPolicy;
 }

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { checkHelp, runCheck } from './check.js';
 import { injectHelp, runInject } from './inject.js';
+import { policyHelp, runPolicy } from './policy.js';
 import type { CliIo } from './io.js';
 
 export const mainHelp = `canary-webhook: safe Istio canary releases (Kubernetes admission webhook)
@@ -10,6 +11,7 @@ Usage:
   canary-webhook serve [flags]             run the admission webhook over HTTPS
   canary-webhook check -f PATH... [flags]  check manifests offline, as the webhook would (CI)
   canary-webhook inject -f PATH... [flags] print manifests as the webhook would change them
+  canary-webhook policy [flags]            print the ValidatingAdmissionPolicy for the weight rules
   canary-webhook help [COMMAND]            show help for a command
   canary-webhook --version                 print the version
 
@@ -26,6 +28,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return runCheck(rest, io);
     case 'inject':
       return runInject(rest, io);
+    case 'policy':
+      return runPolicy(rest, io);
     case 'serve':
       return serve(rest, io);
     case 'help':
@@ -44,7 +48,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 async function help(topic: string | undefined, io: CliIo): Promise<number> {
   if (topic === 'serve') return serve(['--help'], io);
-  const text = topic === undefined ? mainHelp : { check: checkHelp, inject: injectHelp }[topic];
+  const text = topic === undefined ? mainHelp : { check: checkHelp, inject: injectHelp, policy: policyHelp }[topic];
   if (text === undefined) {
     io.stderr.write(`canary-webhook: no help for unknown command "${topic}"\n\n${mainHelp}`);
     return 2;

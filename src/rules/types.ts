@@ -42,7 +42,11 @@ export interface RuleSettings {
   managedByValue: string;
   /** Where sidecar injection is switched on: pod template label, annotation, or both. */
   injectMode: 'label' | 'annotation' | 'both';
+  /** SPEC §3: `sum-100` (every guide's rule) or `proportional` (Istio >= 1.15's runtime). */
+  weightPolicy: WeightPolicy;
 }
+
+export type WeightPolicy = 'sum-100' | 'proportional';
 
 export const defaultRuleSettings: RuleSettings = Object.freeze({
   clusterDomain: 'cluster.local',
@@ -53,6 +57,7 @@ export const defaultRuleSettings: RuleSettings = Object.freeze({
   managedByLabel: 'app.kubernetes.io/managed-by',
   managedByValue: 'canary-webhook',
   injectMode: 'both',
+  weightPolicy: 'sum-100',
 });
 
 /** What a canary Deployment needs from the DestinationRule side (SPEC §2). */

@@ -5,7 +5,7 @@ import { hostNameProblem } from './dns.js';
 import { isDns1123Label } from './names.js';
 import { namespaceOfHost, resolveHost } from './hosts.js';
 import { checkSubsets, type SubsetReference } from './subsets.js';
-import type { DestinationRule, Problem, ValidationContext, ValidationResult } from './types.js';
+import type { DestinationRule, Problem, ValidationContext, ValidationResult, WeightPolicy } from './types.js';
 import { describeValue, singleLine, warningLine } from './text.js';
 import { checkRouteWeights, type RouteEntry } from './weights.js';
 
@@ -150,7 +150,7 @@ function namespaceFor(virtualService: unknown, ctx: ValidationContext): string {
  */
 function safeWalk(virtualService: unknown, namespace: string, ctx: ValidationContext): Walk {
   try {
-    return walkVirtualService(virtualService, namespace, ctx.settings.clusterDomain);
+    return walkVirtualService(virtualService, namespace, ctx.settings.clusterDomain, ctx.settings.weightPolicy);
   } catch (error) {
     return { problems: [internalProblem(error)], warnings: [], references: [] };
   }
@@ -161,7 +161,7 @@ function internalProblem(error: unknown): Problem {
   return { path: ROOT_PATH, kind: 'shape', message: `could not be validated: ${reason}` };
 }
 
-function walkVirtualService(virtualService: unknown, namespace: string, clusterDomain: string): Walk {
+function walkVirtualService(virtualService: unknown, namespace: string, clusterDomain: string, weightPolicy: WeightPolicy): Walk {
   const walk: Walk = { problems: [], warnings: [], references: [] };
   // Routes name the same host many times in a row: check and resolve it once per run.
   let last: { host: string; problem: string | undefined; resolved: string } | undefined;
@@ -246,7 +246,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       const route = list(field(rule, 'route'), `${rulePath}.route`);
       if (route) {
         const entries = route.map((entry, position) => routeEntry(entry, `${rulePath}.route[${position}]`));
-        const findings = checkRouteWeights(`${rulePath}.route`, entries);
+        const findings = checkRouteWeights(`${rulePath}.route`, entries, weightPolicy);
         // Not push(...list): a route of 200k entries would overflow the call stack.
         for (const problem of findings.problems) walk.problems.push(problem);
         for (const warning of findings.warnings) walk.warnings.push(warning);

@@ -1,7 +1,29 @@
 // SPEC §3 weight rules for one `route` list (http, tcp or tls alike), on
 // entries the walker in validate.ts has already narrowed.
+//
+// Istio's own validation (istio/istio pkg/config/validation/validation.go,
+// validateHTTPRouteDestinations and validateRouteDestinations) refuses a
+// negative weight and, with more than one destination, a total of 0 ("total
+// destination weight = 0"); Envoy has no cluster to pick then. Since Istio
+// 1.15 (istio/istio PR #39544) it no longer asks for a sum of 100: weights
+// are proportions. `sum-100` keeps the rule every canary guide teaches;
+// `proportional` follows the runtime. src/policy/ compiles the same rules to
+// CEL for the API server, and test/policy-agreement.test.ts holds the two to
+// the same verdict.
 import { describeValue, warningLine } from './text.js';
-import type { Problem } from './types.js';
+import type { Problem, WeightPolicy } from './types.js';
+
+export const WEIGHT_POLICIES: readonly WeightPolicy[] = ['sum-100', 'proportional'];
+/** Under sum-100 every weight is a percentage. */
+export const MAX_PERCENT_WEIGHT = 100;
+/** Envoy's weighted clusters carry weights as uint32. */
+export const MAX_PROPORTIONAL_WEIGHT = 4_294_967_295;
+/** The sum message's tail when every weight is absent (e.g. pruned from a misplaced `destination.weight`). */
+export const NO_WEIGHT_HINT = 'no destination of this route has a weight';
+
+export function maxWeight(policy: WeightPolicy): number {
+  return policy === 'proportional' ? MAX_PROPORTIONAL_WEIGHT : MAX_PERCENT_WEIGHT;
+}
 
 /** Absent is not the same as any value: it counts as 0 and earns no single-destination warning. */
 export type WeightField = { present: false } | { present: true; value: unknown };
@@ -30,7 +52,7 @@ export interface RouteFindings {
   warnings: string[];
 }
 
-export function checkRouteWeights(routePath: string, entries: readonly RouteEntry[]): RouteFindings {
+export function checkRouteWeights(routePath: string, entries: readonly RouteEntry[], policy: WeightPolicy = 'sum-100'): RouteFindings {
   const problems: Problem[] = [];
   const warnings: string[] = [];
   // Weights Istio would use, or undefined where the sum cannot be computed.
@@ -55,11 +77,14 @@ export function checkRouteWeights(routePath: string, entries: readonly RouteEntr
   }
   if (entries.length === 0) return { problems, warnings };
 
+  const limit = maxWeight(policy);
+  let withinLimit = true;
   entries.forEach((entry, index) => {
     const weight = weights[index];
     if (weight === undefined) return;
-    if (weight > 100) {
-      problems.push({ path: `${entry.path}.weight`, kind: 'weight', message: `${weight} is more than 100` });
+    if (weight > limit) {
+      withinLimit = false;
+      problems.push({ path: `${entry.path}.weight`, kind: 'weight', message: `${weight} is more than ${limit}` });
     } else if (weight === 0) {
       const what = entry.weight.present ? 'weight 0' : 'no weight (counts as 0)';
       warnings.push(warningLine(`${entry.path}: ${what}; this destination gets no traffic`));
@@ -67,7 +92,17 @@ export function checkRouteWeights(routePath: string, entries: readonly RouteEntr
   });
   if (weights.every((weight) => weight !== undefined)) {
     const sum = weights.reduce<number>((total, weight) => total + (weight ?? 0), 0);
-    if (sum !== 100) problems.push({ path: routePath, kind: 'weight', message: `weights sum to ${sum}, must be 100` });
+    // A misplaced `weight` (inside `destination`, or on the http entry) is
+    // pruned by the API server's structural schema before admission, so the
+    // webhook sees a route with no weight at all: say so.
+    const hint = entries.every((entry) => !entry.weight.present) ? `; ${NO_WEIGHT_HINT}` : '';
+    if (policy === 'sum-100') {
+      if (sum !== 100) problems.push({ path: routePath, kind: 'weight', message: `weights sum to ${sum}, must be 100${hint}` });
+    } else if (sum === 0) {
+      problems.push({ path: routePath, kind: 'weight', message: `weights sum to 0; Istio refuses a route whose destinations all have weight 0${hint}` });
+    } else if (sum !== 100 && withinLimit) {
+      warnings.push(warningLine(`${routePath}: weights sum to ${sum}, not 100; each destination gets weight/${sum} of traffic`));
+    }
   }
 
   return { problems, warnings: warnings.concat(duplicateWarnings(entries)) };

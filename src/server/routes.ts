@@ -7,4 +7,5 @@ export const routes = Object.freeze({
   metrics: '/metrics',
 });
 
-export const defaultPort = 8443;
+// The port is configuration; it lives with the flags so config.ts needs nothing from the server.
+export { defaultPort } from '../config.js';

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { policyBindingNames } from '../policy/manifest.js';
 import { generateCertificates, writeFileAtomic } from './dev-certs.js';
 
 /** Names the base manifests use; the generated overlay patches relative to them. */
@@ -169,6 +170,7 @@ export async function writeLocalOverlay(options: OverlayOptions): Promise<string
     patches: [
       webhookPatch('MutatingWebhookConfiguration', baseNames.mutatingWebhookConfiguration),
       webhookPatch('ValidatingWebhookConfiguration', baseNames.validatingWebhookConfiguration),
+      ...(options.namespace === baseNames.namespace ? [] : policyBindingPatches(options.namespace)),
     ],
   };
   const file = path.join(options.overlayDir, 'kustomization.yaml');
@@ -176,6 +178,14 @@ export async function writeLocalOverlay(options: OverlayOptions): Promise<string
   // Literal blocks keep the embedded JSON patches readable and unambiguous.
   await writeFileAtomic(file, header + stringify(kustomization, { blockQuote: 'literal' }), 0o644);
   return file;
+}
+
+/** The weight policy's bindings exclude the webhook's namespace too (deploy/base/policy.yaml). */
+function policyBindingPatches(namespace: string) {
+  return policyBindingNames.map((name) => ({
+    target: { group: 'admissionregistration.k8s.io', version: 'v1', kind: 'ValidatingAdmissionPolicyBinding', name },
+    patch: stringify([{ op: 'replace', path: '/spec/matchResources/namespaceSelector/matchExpressions/0/values', value: ['kube-system', namespace] }]),
+  }));
 }
 
 function toPosix(relative: string): string {
