@@ -115,14 +115,14 @@ function runChild(name: string): void {
   let answer: ReturnType<typeof review> | undefined;
   const startedAt = performance.now();
   // The first run includes JIT warm-up; then up to 7 more within 3 s (none, when a run takes seconds).
-  while (times.length < 8 && (times.length < 2 || performance.now() - startedAt < 3_000)) {
+  while (times.length < 8 && (times.length < 2 || performance.now() - startedAt < 10_000)) {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     answer = review(body, store);
     const cpu = process.cpuUsage(cpu0);
     walls.push(performance.now() - t0);
     times.push((cpu.user + cpu.system) / 1000);
-    if (walls[0]! > 2_000) break;
+    if (times[0]! > 2_000) break;
   }
   const median = (values: number[]): number => {
     const sorted = (values.length > 1 ? values.slice(1) : values).sort((a, b) => a - b);

@@ -52,11 +52,24 @@ export function matchingPatterns(fqdn: string): string[] {
   return [...hostPatterns(fqdn)];
 }
 
+/**
+ * Resolved hosts of rule objects already seen: the host index and every
+ * review resolve the same cached rules again and again. Checked against the
+ * inputs, so a rule edited in place is resolved afresh.
+ */
+const resolvedMemo = new WeakMap<object, { host: string; namespace: string; clusterDomain: string; resolved: string }>();
+
 export function resolvedHostOf(rule: DestinationRule, clusterDomain: string): string {
   // Rules reach us from YAML files in offline mode too, so a junk host must
   // not throw: it resolves to something no destination matches.
   const host = rule.spec?.host;
-  return typeof host === 'string' ? resolveHost(host, namespaceOf(rule), clusterDomain) : '';
+  if (typeof host !== 'string') return '';
+  const namespace = namespaceOf(rule);
+  const memo = resolvedMemo.get(rule);
+  if (memo && memo.host === host && memo.namespace === namespace && memo.clusterDomain === clusterDomain) return memo.resolved;
+  const resolved = resolveHost(host, namespace, clusterDomain);
+  if (typeof rule === 'object' && rule !== null) resolvedMemo.set(rule, { host, namespace, clusterDomain, resolved });
+  return resolved;
 }
 
 function namespaceOf(rule: DestinationRule): string {

@@ -67,6 +67,15 @@ interface HostAnswer {
  * a miss looks up the host's patterns instead of scanning every candidate,
  * and a `*` held by 2,000 namespaces is indexed once per review, not per host.
  */
+/** Rules of one host looked at one by one rather than indexed by subset. */
+const SCAN_LIMIT = 16;
+
+/** Does this one rule define `subset` (a non-empty name), as mergedSubsets of it alone would say? */
+function defines(rule: DestinationRule, subset: string): boolean {
+  const list: unknown = rule.spec?.subsets;
+  return Array.isArray(list) && list.some((entry: unknown) => typeof entry === 'object' && entry !== null && (entry as { name?: unknown }).name === subset);
+}
+
 class Definers {
   private readonly byHost = new Map<string, Map<string, number[]>>();
 
@@ -76,7 +85,10 @@ class Definers {
   first(fqdn: string, subset: string, chosen: ReadonlySet<DestinationRule>): ResolvedRule | undefined {
     let best: number | undefined;
     for (const pattern of hostPatterns(fqdn, this.rules.everyWildcardLength)) {
-      const positions = this.subsetsOf(pattern)?.get(subset);
+      const all = this.rules.everyByHost.get(pattern);
+      if (!all) continue;
+      // A few rules (an exact host): look at them. Many (`*` in 2,000 namespaces): index them once.
+      const positions = all.length <= SCAN_LIMIT ? all.filter((candidate) => defines(this.rules.resolved[candidate]!.rule, subset)) : this.subsetsOf(pattern)?.get(subset);
       const position = positions?.find((candidate) => !chosen.has(this.rules.resolved[candidate]!.rule));
       if (position !== undefined && (best === undefined || position < best)) best = position;
     }
