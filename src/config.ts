@@ -1,5 +1,6 @@
 // The one place flags and environment variables are read and validated.
 import { parseArgs } from 'node:util';
+import { isValidLabelValue } from './rules/names.js';
 import { defaultRuleSettings, type RuleSettings } from './rules/types.js';
 import { WEIGHT_POLICIES } from './rules/weights.js';
 
@@ -44,7 +45,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   'tls-cert': { env: 'CANARY_WEBHOOK_TLS_CERT', type: 'string', help: 'PEM certificate file, reloaded when it changes' },
   'tls-key': { env: 'CANARY_WEBHOOK_TLS_KEY', type: 'string', help: 'PEM private key file, reloaded when it changes' },
   'cert-dir': { env: 'CANARY_WEBHOOK_CERT_DIR', type: 'string', help: 'standalone: where dev certificates are generated (default certs)' },
-  'seed-dir': { env: 'CANARY_WEBHOOK_SEED_DIR', type: 'string', help: 'standalone: folder of manifests whose DestinationRules seed the store' },
+  'seed-dir': { env: 'CANARY_WEBHOOK_SEED_DIR', type: 'string', help: 'standalone: folder of manifests whose DestinationRules and Namespaces seed the store' },
   standalone: { env: 'CANARY_WEBHOOK_STANDALONE', type: 'boolean', help: 'use the in-memory store even where a kubeconfig exists' },
   kubeconfig: { env: 'KUBECONFIG', type: 'string', help: 'kubeconfig file (default: in-cluster config, then ~/.kube/config)' },
   'log-level': { env: 'CANARY_WEBHOOK_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error|fatal|silent (default info)' },
@@ -55,6 +56,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   'service-annotation': { env: 'CANARY_WEBHOOK_SERVICE_ANNOTATION', type: 'string', help: 'service annotation (default canary-webhook/service)' },
   'inject-mode': { env: 'CANARY_WEBHOOK_INJECT_MODE', type: 'string', help: 'sidecar injection via label|annotation|both (default both)' },
   'weight-policy': { env: 'CANARY_WEBHOOK_WEIGHT_POLICY', type: 'string', help: 'route weights: sum-100 (must sum to 100) or proportional (Istio >= 1.15; default sum-100)' },
+  'istio-revision': { env: 'CANARY_WEBHOOK_ISTIO_REVISION', type: 'string', help: 'label pod templates istio.io/rev=REV instead of sidecar.istio.io/inject (revision-only Istio)' },
   'on-subset-error': { env: 'CANARY_WEBHOOK_ON_SUBSET_ERROR', type: 'string', help: 'deny|warn when the subset cannot be written in time (default deny)' },
   'subset-write-timeout-ms': { env: 'CANARY_WEBHOOK_SUBSET_WRITE_TIMEOUT_MS', type: 'string', help: 'deadline for the DestinationRule write, retries included (default 3000)' },
   'max-body-bytes': { env: 'CANARY_WEBHOOK_MAX_BODY_BYTES', type: 'string', help: 'largest AdmissionReview accepted; larger gets 413 (default 10485760)' },
@@ -137,6 +139,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       serviceAnnotation: read('service-annotation') ?? defaultRuleSettings.serviceAnnotation,
       injectMode: oneOf('inject-mode', ['label', 'annotation', 'both'], defaultRuleSettings.injectMode),
       weightPolicy: oneOf('weight-policy', WEIGHT_POLICIES, defaultRuleSettings.weightPolicy),
+      istioRevision: istioRevision(read('istio-revision')),
     },
     onSubsetError: oneOf('on-subset-error', ['deny', 'warn'], 'deny'),
     subsetWriteTimeoutMs,
@@ -148,6 +151,15 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     watchSilenceTimeoutMs: integer('watch-silence-timeout-ms', 300_000, 1_000, 3_600_000),
     certReloadIntervalMs: integer('cert-reload-interval-ms', 10_000, 100, 3_600_000),
   };
+}
+
+/** An Istio revision is a label value (`istio.io/rev: 1-24-0`); checked once here, not per review. */
+export function istioRevision(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!isValidLabelValue(raw)) {
+    throw new ConfigError(`--istio-revision must be a label value (alphanumerics, -_. inside, at most 63), got ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+  return raw;
 }
 
 export function serveUsage(): string {

@@ -198,6 +198,31 @@ describe('inject', () => {
     assert.match(run.stdout, /sidecar\.istio\.io\/inject: "false"/);
   });
 
+  it('reads Namespace objects from its input: an ambient namespace gets no sidecar, and the round trip holds', async () => {
+    const input = [
+      'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mesh\n  labels:\n    istio.io/dataplane-mode: ambient\n',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop-v1\n  namespace: mesh\n  labels:\n    app: shop\n    canary-webhook/enabled: "true"\n' +
+        'spec:\n  selector:\n    matchLabels:\n      app: shop\n  template:\n    metadata:\n      labels:\n        app: shop\n        version: v1\n' +
+        '    spec:\n      containers:\n      - name: shop\n        image: shop:1\n',
+    ].join('---\n');
+    const run = await inject(['-f', '-'], { stdin: input });
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /sidecar\.istio\.io\/inject/);
+    assert.match(run.stderr, /warning: Deployment mesh\/shop-v1: namespace "mesh" is ambient: no sidecar added for version "v1"/);
+    await assertRoundTrip(run.stdout);
+  });
+
+  it('--istio-revision labels the template istio.io/rev; a value that is not a label value exits 2', async () => {
+    const run = await inject(['-f', 'two-versions.yaml', '--istio-revision', '1-24-0']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /istio\.io\/rev: 1-24-0/);
+    assert.doesNotMatch(run.stdout, /sidecar\.istio\.io\/inject/);
+    await assertRoundTrip(run.stdout, ['--istio-revision', '1-24-0']);
+    const bad = await inject(['-f', 'two-versions.yaml', '--istio-revision=no/slash']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--istio-revision must be a label value/);
+  });
+
   it('exits 2 without input and prints help with an example', async () => {
     assert.equal((await inject([])).code, 2);
     const help = await inject(['-h']);

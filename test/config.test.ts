@@ -53,6 +53,15 @@ describe('serve configuration', () => {
     }
   });
 
+  it('--istio-revision: no default, a label value from flag or environment, anything else refused', () => {
+    assert.equal(parseServeConfig([], {}).settings.istioRevision, undefined);
+    assert.equal(parseServeConfig(['--istio-revision', '1-24-0'], {}).settings.istioRevision, '1-24-0');
+    assert.equal(parseServeConfig([], { CANARY_WEBHOOK_ISTIO_REVISION: 'canary' }).settings.istioRevision, 'canary');
+    for (const bad of ['-bad', 'has space', 'x'.repeat(64), 'a/b']) {
+      assert.throws(() => parseServeConfig([`--istio-revision=${bad}`], {}), (error: unknown) => error instanceof ConfigError && /--istio-revision must be a label value/.test(error.message), bad);
+    }
+  });
+
   it('documents every flag with its environment variable in the usage text', () => {
     const usage = serveUsage();
     for (const [name, spec] of Object.entries(serveFlags)) {

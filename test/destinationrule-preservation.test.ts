@@ -60,12 +60,13 @@ const existingSubset = fc.record({
 
 interface Case { rule: DestinationRule; request: SubsetRequest }
 
-/** A DestinationRule for service `svc` in `namespace` (host in any of its spellings) and a subset it lacks. */
+/** A DestinationRule for service `svc` in `namespace` (host short or FQDN) and a subset it lacks. */
 function caseArbitrary(namespace: () => string): fc.Arbitrary<Case> {
   return fc.record({
     name: dnsLabel,
     service: dnsLabel,
-    hostForm: fc.constantFrom('short', 'dotted', 'svc', 'fqdn'),
+    // Only these spellings name the service: Istio takes `svc.ns` and `svc.ns.svc` literally (SPEC §4).
+    hostForm: fc.constantFrom('short', 'fqdn'),
     labels: stringMap,
     annotations: stringMap,
     lastApplied: fc.boolean(),
@@ -84,7 +85,7 @@ function caseArbitrary(namespace: () => string): fc.Arbitrary<Case> {
   }).filter((c) => !(c.subsets ?? []).some((s) => s.name === c.version))
     .map((c) => {
       const ns = namespace();
-      const host = { short: c.service, dotted: `${c.service}.${ns}`, svc: `${c.service}.${ns}.svc`, fqdn: `${c.service}.${ns}.svc.cluster.local` }[c.hostForm];
+      const host = { short: c.service, fqdn: `${c.service}.${ns}.svc.cluster.local` }[c.hostForm];
       const annotations = { ...c.annotations, ...(c.lastApplied ? { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ spec: { host, subsets: c.subsets } }) } : {}) };
       const rule: DestinationRule = {
         ...c.topExtra,

@@ -6,6 +6,7 @@ import {
   isVisibleTo,
   matchingPatterns,
   mergedSubsets,
+  fullServiceName,
   namespaceOfHost,
   resolveHost,
   resolvedHostOf,
@@ -24,12 +25,15 @@ function dr(namespace: string, name: string, host: string, subsets: string[] = [
 
 const id = (rule: DestinationRule): string => `${rule.metadata.namespace}/${rule.metadata.name}`;
 
+// Istio's ResolveShortnameToFQDN (istio/istio pkg/config/model.go): only a
+// dot-less name is expanded; `*`, IP addresses and dotted names are literal.
 describe('resolveHost', () => {
   const cases: Array<[host: string, namespace: string, expected: string]> = [
     ['reviews', 'default', 'reviews.default.svc.cluster.local'],
     ['reviews', 'prod', 'reviews.prod.svc.cluster.local'],
-    ['reviews.prod', 'default', 'reviews.prod.svc.cluster.local'],
-    ['reviews.prod.svc', 'default', 'reviews.prod.svc.cluster.local'],
+    // Turn-1 SPEC expanded these two; Istio does not.
+    ['reviews.prod', 'default', 'reviews.prod'],
+    ['reviews.prod.svc', 'default', 'reviews.prod.svc'],
     ['reviews.prod.svc.cluster.local', 'default', 'reviews.prod.svc.cluster.local'],
     ['Reviews.Prod.SVC.Cluster.Local', 'default', 'reviews.prod.svc.cluster.local'],
     ['  reviews  ', 'default', 'reviews.default.svc.cluster.local'],
@@ -42,7 +46,7 @@ describe('resolveHost', () => {
     ['', 'default', ''],
     ['*.prod.svc.cluster.local', 'default', '*.prod.svc.cluster.local'],
     ['*.prod', 'default', '*.prod'],
-    ['*.prod.svc', 'default', '*.prod.svc.cluster.local'],
+    ['*.prod.svc', 'default', '*.prod.svc'],
     ['*.local', 'istio-system', '*.local'],
     ['*.example.com', 'default', '*.example.com'],
     // The cluster-domain suffix is whole, even when it is not `.svc.` shaped.
@@ -58,10 +62,33 @@ describe('resolveHost', () => {
 
   it('uses the configured cluster domain', () => {
     assert.equal(resolveHost('reviews', 'default', 'corp.example'), 'reviews.default.svc.corp.example');
-    assert.equal(resolveHost('reviews.prod.svc', 'default', 'corp.example'), 'reviews.prod.svc.corp.example');
+    assert.equal(resolveHost('reviews.prod.svc', 'default', 'corp.example'), 'reviews.prod.svc');
     assert.equal(resolveHost('reviews.prod.svc.corp.example', 'default', 'corp.example'), 'reviews.prod.svc.corp.example');
     // With another domain, a cluster.local name is just some external name.
     assert.equal(resolveHost('reviews.prod.svc.cluster.local', 'default', 'corp.example'), 'reviews.prod.svc.cluster.local');
+  });
+});
+
+describe('fullServiceName (what a `name.ns` or `name.ns.svc` was probably meant as)', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['reviews.prod', 'reviews.prod.svc.cluster.local'],
+    ['reviews.prod.svc', 'reviews.prod.svc.cluster.local'],
+    [' Reviews.Prod.SVC ', 'reviews.prod.svc.cluster.local'],
+    ['reviews', undefined],
+    ['reviews.prod.svc.cluster.local', undefined],
+    ['api.example.com', undefined],
+    ['*.prod', undefined],
+    ['*.prod.svc', undefined],
+    ['10.0.0.1', undefined],
+    ['fd00::1', undefined],
+    ['reviews.', undefined],
+    ['.prod', undefined],
+  ];
+  for (const [host, expected] of cases) {
+    it(`${JSON.stringify(host)} → ${String(expected)}`, () => assert.equal(fullServiceName(host, 'cluster.local'), expected));
+  }
+  it('uses the configured cluster domain', () => {
+    assert.equal(fullServiceName('reviews.prod', 'corp.example'), 'reviews.prod.svc.corp.example');
   });
 });
 
@@ -177,9 +204,15 @@ describe('selectDestinationRules', () => {
     });
   });
 
-  it('a wildcard *.prod.svc.cluster.local matches reviews.prod', () => {
+  it('a wildcard *.prod.svc.cluster.local matches reviews in prod, not the literal host reviews.prod', () => {
     const wild = dr('prod', 'wild', '*.prod.svc.cluster.local');
-    assert.deepEqual(select('default', [wild], resolveHost('reviews.prod', 'default', 'cluster.local'))?.rules, [wild]);
+    assert.deepEqual(select('default', [wild], resolveHost('reviews', 'prod', 'cluster.local'))?.rules, [wild]);
+    assert.equal(select('default', [wild], resolveHost('reviews.prod', 'default', 'cluster.local')), undefined);
+  });
+
+  it('a wildcard is taken as written: *.prod.svc does not match reviews.prod.svc.cluster.local', () => {
+    assert.equal(select('default', [dr('prod', 'wild', '*.prod.svc', ['v1'])]), undefined);
+    assert.equal(select('default', [dr('default', 'wild', '*.default.svc', ['v1'])], 'reviews.default.svc.cluster.local'), undefined);
   });
 
   it('the most specific host wins within a namespace, whatever the input order', () => {

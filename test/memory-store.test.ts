@@ -108,7 +108,7 @@ describe('HostIndex', () => {
     index.upsert(rule('a', 'r', 'two'));
     assert.deepEqual(names(index.candidatesForHost('one.a.svc.cluster.local')), []);
     assert.deepEqual(names(index.candidatesForHost('two.a.svc.cluster.local')), ['a/r']);
-    index.upsert(rule('b', 's', 'two.a'));
+    index.upsert(rule('b', 's', 'two.a.svc.cluster.local'));
     index.replaceNamespace('a', [rule('a', 'q', 'three')]);
     assert.deepEqual(names(index.candidatesForHost('two.a.svc.cluster.local')), ['b/s']);
     assert.deepEqual(names(index.candidatesForHost('three.a.svc.cluster.local')), ['a/q']);

@@ -15,7 +15,7 @@ const labelValue = fc.stringMatching(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,14}[A-Za-z0-
 const RESERVED = /^(app|version|app\.kubernetes\.io\/|sidecar\.istio\.io\/|canary-webhook\/)/;
 const extraKey = fc.stringMatching(/^([a-z0-9.]{1,8}\/)?[a-z][a-z0-9-]{0,8}$/).filter((k) => !RESERVED.test(k));
 const extras = fc.dictionary(extraKey, labelValue, { maxKeys: 3 });
-const injectValue = fc.option(fc.constantFrom('true', 'false', 'False', 'enabled'), { nil: undefined });
+const injectValue = fc.option(fc.constantFrom('true', 'false', 'False', 'enabled', '', 'no', 'yes', 'ON'), { nil: undefined });
 
 /** Where each fact is written; lower-precedence sources get unrelated values. */
 const plan = fc.record({
@@ -96,6 +96,7 @@ const WRITABLE = new Set([
   '/spec/template/metadata/labels/app',
   '/spec/template/metadata/labels/sidecar.istio.io~1inject',
   '/spec/template/metadata/annotations/sidecar.istio.io~1inject',
+  '/spec/template/metadata/labels/istio.io~1rev',
 ]);
 
 /**
@@ -107,9 +108,8 @@ function assertOnlyWritableFields(original: JsonObject, op: Operation): void {
   assert.ok(op.op === 'add' || op.op === 'replace', `unexpected ${op.op} at ${op.path}`);
   const existing = valueAt(original, op.path);
   if (op.op === 'replace') {
-    const overwritable = op.path.endsWith('/sidecar.istio.io~1inject')
-      ? typeof existing === 'string' && existing.toLowerCase() !== 'false'
-      : existing === null;
+    // Injection is only ever filled in where the user said nothing (""); a value of theirs is kept.
+    const overwritable = op.path.endsWith('/sidecar.istio.io~1inject') ? existing === '' : existing === null;
     assert.ok(overwritable, `${op.path}: ${JSON.stringify(existing)} must not be overwritten`);
   }
   if (WRITABLE.has(op.path)) return;
@@ -145,18 +145,37 @@ function checkMutation(original: JsonObject, ctx: MutationContext, version: stri
 }
 
 const injectMode = fc.constantFrom<RuleSettings['injectMode']>('label', 'annotation', 'both');
+const istioRevision = fc.option(fc.constantFrom('1-24-0', 'canary'), { nil: undefined });
+/** SPEC §2: every way a namespace spells injection, and an unknown namespace. */
+const namespaceLabels = fc.constantFrom<Record<string, string> | undefined>(
+  undefined,
+  {},
+  { 'istio-injection': 'enabled' },
+  { 'istio-injection': 'disabled' },
+  { 'istio.io/rev': 'canary' },
+  { 'istio.io/dataplane-mode': 'ambient' },
+);
+const withMesh = (ctx: MutationContext, labels: Record<string, string> | undefined): MutationContext => (labels === undefined ? ctx : { ...ctx, namespaceLabels: labels });
+const NOTHING_ADDED = [{ 'istio-injection': 'disabled' }, { 'istio.io/dataplane-mode': 'ambient' }].map((labels) => JSON.stringify(labels));
 
 describe('mutation properties', () => {
   it('CREATE: the patch applies, touches only SPEC §2 fields, and a second pass is a no-op', () => {
-    fc.assert(fc.property(plan, injectMode, (p, mode) => {
-      checkMutation(deploymentFrom(p), createCtx({ injectMode: mode }), p.version);
+    fc.assert(fc.property(plan, injectMode, istioRevision, namespaceLabels, (p, mode, revision, labels) => {
+      const original = deploymentFrom(p);
+      const stored = checkMutation(original, withMesh(createCtx({ injectMode: mode, istioRevision: revision }), labels), p.version);
+      if (NOTHING_ADDED.includes(JSON.stringify(labels))) {
+        assert.deepEqual(at(stored, 'spec', 'template', 'metadata', 'labels', INJECT), at(original, 'spec', 'template', 'metadata', 'labels', INJECT));
+        assert.deepEqual(at(stored, 'spec', 'template', 'metadata', 'annotations', INJECT), at(original, 'spec', 'template', 'metadata', 'annotations', INJECT));
+        assert.equal(at(stored, 'spec', 'template', 'metadata', 'labels', 'istio.io/rev'), undefined);
+      }
     }), { numRuns: RUNS });
   });
 
   it('UPDATE against the stored result: same guarantees, version kept', () => {
-    fc.assert(fc.property(plan, injectMode, (p, mode) => {
-      const stored = checkMutation(deploymentFrom(p), createCtx({ injectMode: mode }), p.version);
-      checkMutation(deploymentFrom(p), updateCtx(stored, { injectMode: mode }), p.version);
+    fc.assert(fc.property(plan, injectMode, istioRevision, namespaceLabels, (p, mode, revision, labels) => {
+      const settings = { injectMode: mode, istioRevision: revision };
+      const stored = checkMutation(deploymentFrom(p), withMesh(createCtx(settings), labels), p.version);
+      checkMutation(deploymentFrom(p), withMesh(updateCtx(stored, settings), labels), p.version);
     }), { numRuns: RUNS });
   });
 

@@ -158,12 +158,12 @@ describe('sidecar injection', () => {
     assert.deepEqual(templateAnnotations(result), { [INJECT]: 'true' });
   });
 
-  it('injectMode both (the default) sets both, replacing a value that is not "false"', () => {
+  it('injectMode both (the default) sets both, leaving an opt-in Istio already reads ("Yes") as written', () => {
     const deployment = reviewsDeployment();
-    (at(deployment, 'spec', 'template', 'metadata') as JsonObject).annotations = { [INJECT]: 'maybe', keep: 'me' };
+    (at(deployment, 'spec', 'template', 'metadata') as JsonObject).annotations = { [INJECT]: 'Yes', keep: 'me' };
     const { result } = mutateAndApply(deployment, createCtx({ injectMode: 'both' }));
     assert.equal(at(templateLabels(result), INJECT), 'true');
-    assert.deepEqual(templateAnnotations(result), { [INJECT]: 'true', keep: 'me' });
+    assert.deepEqual(templateAnnotations(result), { [INJECT]: 'Yes', keep: 'me' });
   });
 
   for (const where of ['labels', 'annotations'] as const) {

@@ -75,9 +75,17 @@ describe('an existing rule for the host', () => {
     });
   });
 
-  for (const host of ['reviews', 'reviews.default', 'reviews.default.svc', 'reviews.default.svc.cluster.local', 'Reviews.Default.svc.cluster.local']) {
+  for (const host of ['reviews', 'reviews.default.svc.cluster.local', 'Reviews.Default.svc.cluster.local']) {
     it(`finds a rule whose host is written ${host}`, () => {
       expectAction(planSubset(request('v9'), [rule('r', host)], settings), 'append');
+    });
+  }
+
+  // SPEC §4 (corrected): Istio's ResolveShortnameToFQDN expands only dot-less
+  // names, so a rule written `reviews.default` applies to no service.
+  for (const host of ['reviews.default', 'reviews.default.svc']) {
+    it(`does not take a rule whose host is written ${host} (Istio applies it to nothing)`, () => {
+      expectAction(planSubset(request('v9'), [rule('r', host)], settings), 'create');
     });
   }
 

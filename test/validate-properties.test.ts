@@ -139,10 +139,20 @@ describe('subsets agree with a reference computation', () => {
           spec: { tcp: [{ route: references.map(({ target, subset, form }) => ({ destination: { host: written(target, form), subset }, weight: 0 })) }] },
         };
         const result = validateVirtualService(virtualService, destinationRules, ctx);
-        references.forEach(({ target, subset }, i) => {
+        references.forEach(({ target, subset, form }, i) => {
+          const ruled = rules.some((r) => r.target.service === target.service && r.target.namespace === target.namespace);
           const defined = rules.some((r) => r.target.service === target.service && r.target.namespace === target.namespace && r.subsets.includes(subset));
-          const denied = result.problems.some((problem) => problem.kind === 'subset' && problem.path === `spec.tcp[0].route[${i}]`);
-          assert.equal(denied, !defined);
+          const subsetDenied = result.problems.some((problem) => problem.kind === 'subset' && problem.path === `spec.tcp[0].route[${i}]`);
+          const hostDenied = result.problems.some((problem) => problem.kind === 'host' && problem.path === `spec.tcp[0].route[${i}].destination.host`);
+          if (form === 'fqdn') {
+            assert.equal(subsetDenied, !defined);
+            assert.equal(hostDenied, false);
+          } else {
+            // SPEC §4: Istio takes `name.ns` and `name.ns.svc` literally, so no subset of them
+            // exists; when the full name has rules, the denial says that name instead.
+            assert.equal(hostDenied, ruled);
+            assert.equal(subsetDenied, !ruled);
+          }
         });
       }),
       { numRuns: RUNS },
@@ -190,7 +200,7 @@ describe('never throws on arbitrary input', () => {
           for (const problem of result.problems) {
             assert.equal(typeof problem.path, 'string');
             assert.ok(problem.message.length > 0);
-            assert.ok(['shape', 'weight', 'subset'].includes(problem.kind));
+            assert.ok(['shape', 'weight', 'subset', 'host'].includes(problem.kind));
             // The safety net exists for getters and proxies, not for data.
             assert.ok(!problem.message.startsWith('could not be validated'), problem.message);
           }

@@ -22,6 +22,9 @@ function routeTo(host: string, subset: string): unknown {
   return { spec: { http: [{ route: [{ destination: { host, subset } }] }] } };
 }
 
+/** Istio expands only dot-less names (SPEC §4), so cross-namespace routes name the FQDN. */
+const PROD = 'reviews.prod.svc.cluster.local';
+
 const lines = (problems: readonly Problem[]): string[] => problems.map((problem) => `${problem.path}: ${problem.message}`);
 
 function check(virtualService: unknown, rules: DestinationRule[], namespace = 'default') {
@@ -56,7 +59,7 @@ describe('the message for a missing subset', () => {
   });
 
   it('says when no visible rule covers the host, and how to fix it', () => {
-    assert.deepEqual(lines(check(routeTo('ratings.prod', 'v1'), [reviews]).problems), [
+    assert.deepEqual(lines(check(routeTo('ratings.prod.svc.cluster.local', 'v1'), [reviews]).problems), [
       'spec.http[0].route[0]: subset "v1" of host ratings.prod.svc.cluster.local is not defined; ' +
         'no DestinationRule visible from namespace default defines subsets for host ratings.prod.svc.cluster.local; ' +
         'create one in namespace prod for that host with a subset named "v1"',
@@ -71,7 +74,7 @@ describe('the message for a missing subset', () => {
 
   it('names the wildcard host when a wildcard rule is the one that applies', () => {
     const wild = dr('prod', 'all', '*.prod.svc.cluster.local', ['stable']);
-    assert.deepEqual(lines(check(routeTo('reviews.prod', 'v1'), [wild]).problems), [
+    assert.deepEqual(lines(check(routeTo(PROD, 'v1'), [wild]).problems), [
       'spec.http[0].route[0]: subset "v1" of host reviews.prod.svc.cluster.local is not defined; DestinationRule prod/all (host *.prod.svc.cluster.local) defines stable',
     ]);
   });
@@ -85,7 +88,7 @@ describe('the message for a missing subset', () => {
 
   it('explains a rule that has the subset but is hidden by exportTo', () => {
     const hidden = dr('prod', 'reviews', 'reviews', ['v3'], ['.']);
-    assert.deepEqual(lines(check(routeTo('reviews.prod', 'v3'), [hidden]).problems), [
+    assert.deepEqual(lines(check(routeTo(PROD, 'v3'), [hidden]).problems), [
       'spec.http[0].route[0]: subset "v3" of host reviews.prod.svc.cluster.local is not defined; ' +
         'no DestinationRule visible from namespace default defines subsets for host reviews.prod.svc.cluster.local; ' +
         'create one in namespace prod for that host with a subset named "v3"; ' +
@@ -95,7 +98,7 @@ describe('the message for a missing subset', () => {
 
   it('explains a rule that has the subset but loses precedence', () => {
     const rules = [dr('default', 'override', 'reviews.prod.svc.cluster.local', ['v1']), dr('prod', 'reviews', 'reviews', ['v1', 'v2'])];
-    assert.deepEqual(lines(check(routeTo('reviews.prod', 'v2'), rules).problems), [
+    assert.deepEqual(lines(check(routeTo(PROD, 'v2'), rules).problems), [
       'spec.http[0].route[0]: subset "v2" of host reviews.prod.svc.cluster.local is not defined; ' +
         'DestinationRule default/override defines v1; DestinationRule prod/reviews defines it but default/override takes precedence',
     ]);
@@ -110,48 +113,50 @@ describe('the message for a missing subset', () => {
 
 describe('visibility and precedence (SPEC §4)', () => {
   const cases: Array<{ name: string; host: string; subset: string; rules: DestinationRule[]; allowed: boolean }> = [
-    { name: 'a rule of another namespace with exportTo ["."] is not visible', host: 'reviews.prod', subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'], ['.'])], allowed: false },
-    { name: 'the same rule with the default exportTo is visible', host: 'reviews.prod', subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'])], allowed: true },
-    { name: 'exportTo naming the VirtualService namespace is visible', host: 'reviews.prod', subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'], ['default'])], allowed: true },
-    { name: 'exportTo naming another namespace is not visible', host: 'reviews.prod', subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'], ['staging'])], allowed: false },
-    { name: 'the same rule in istio-system, exportTo ["."], is visible', host: 'reviews.prod', subset: 'v1', rules: [dr('istio-system', 'r', 'reviews.prod.svc.cluster.local', ['v1'], ['.'])], allowed: true },
-    { name: '*.prod.svc.cluster.local matches reviews.prod', host: 'reviews.prod', subset: 'v1', rules: [dr('prod', 'r', '*.prod.svc.cluster.local', ['v1'])], allowed: true },
-    { name: 'a * rule in istio-system matches anything', host: 'reviews.prod', subset: 'v1', rules: [dr('istio-system', 'r', '*', ['v1'])], allowed: true },
+    { name: 'a rule of another namespace with exportTo ["."] is not visible', host: PROD, subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'], ['.'])], allowed: false },
+    { name: 'the same rule with the default exportTo is visible', host: PROD, subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'])], allowed: true },
+    { name: 'exportTo naming the VirtualService namespace is visible', host: PROD, subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'], ['default'])], allowed: true },
+    { name: 'exportTo naming another namespace is not visible', host: PROD, subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'], ['staging'])], allowed: false },
+    { name: 'the same rule in istio-system, exportTo ["."], is visible', host: PROD, subset: 'v1', rules: [dr('istio-system', 'r', 'reviews.prod.svc.cluster.local', ['v1'], ['.'])], allowed: true },
+    { name: '*.prod.svc.cluster.local matches reviews.prod', host: PROD, subset: 'v1', rules: [dr('prod', 'r', '*.prod.svc.cluster.local', ['v1'])], allowed: true },
+    { name: 'a * rule in istio-system matches anything', host: PROD, subset: 'v1', rules: [dr('istio-system', 'r', '*', ['v1'])], allowed: true },
     {
       name: 'a more specific rule beats a wildcard (subset only in the wildcard)',
-      host: 'reviews.prod',
+      host: PROD,
       subset: 'canary',
       rules: [dr('prod', 'wild', '*.prod.svc.cluster.local', ['canary']), dr('prod', 'exact', 'reviews', ['v1'])],
       allowed: false,
     },
     {
       name: 'a more specific rule beats a wildcard (subset only in the specific rule)',
-      host: 'reviews.prod',
+      host: PROD,
       subset: 'v1',
       rules: [dr('prod', 'wild', '*.prod.svc.cluster.local', ['canary']), dr('prod', 'exact', 'reviews', ['v1'])],
       allowed: true,
     },
     {
       name: 'the VirtualService-namespace rule beats the service-namespace rule',
-      host: 'reviews.prod',
+      host: PROD,
       subset: 'v2',
       rules: [dr('prod', 'reviews', 'reviews', ['v1', 'v2']), dr('default', 'local', 'reviews.prod.svc.cluster.local', ['v1'])],
       allowed: false,
     },
     {
       name: 'the service-namespace rule beats the root-namespace rule',
-      host: 'reviews.prod',
+      host: PROD,
       subset: 'v2',
       rules: [dr('istio-system', 'mesh', '*', ['v2']), dr('prod', 'reviews', 'reviews', ['v1'])],
       allowed: false,
     },
-    { name: 'a rule in a third namespace does not apply to an in-cluster host', host: 'reviews.prod', subset: 'v1', rules: [dr('other', 'r', 'reviews.prod.svc.cluster.local', ['v1'])], allowed: false },
-    { name: 'a short DR host resolves in the DR’s namespace', host: 'reviews.prod', subset: 'v1', rules: [dr('default', 'r', 'reviews', ['v1'])], allowed: false },
+    { name: 'a rule in a third namespace does not apply to an in-cluster host', host: PROD, subset: 'v1', rules: [dr('other', 'r', 'reviews.prod.svc.cluster.local', ['v1'])], allowed: false },
+    { name: 'a short DR host resolves in the DR’s namespace', host: PROD, subset: 'v1', rules: [dr('default', 'r', 'reviews', ['v1'])], allowed: false },
     { name: 'a short DR host in default matches a short VS host in default', host: 'reviews', subset: 'v1', rules: [dr('default', 'r', 'reviews', ['v1'])], allowed: true },
-    { name: '.ns.svc destination', host: 'reviews.prod.svc', subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'])], allowed: true },
-    { name: 'FQDN destination', host: 'reviews.prod.svc.cluster.local', subset: 'v1', rules: [dr('prod', 'r', 'reviews.prod', ['v1'])], allowed: true },
+    { name: 'FQDN destination, short DR host in the service namespace', host: PROD, subset: 'v1', rules: [dr('prod', 'r', 'reviews', ['v1'])], allowed: true },
+    // Istio takes a DR host written `reviews.prod` literally: it applies to no service.
+    { name: 'FQDN destination, DR host written reviews.prod does not apply', host: PROD, subset: 'v1', rules: [dr('prod', 'r', 'reviews.prod', ['v1'])], allowed: false },
+    { name: 'a DR host *.prod.svc is taken as written and matches nothing in the cluster', host: PROD, subset: 'v1', rules: [dr('prod', 'r', '*.prod.svc', ['v1'])], allowed: false },
     { name: 'FQDN destination, short VS-namespace DR', host: 'reviews.default.svc.cluster.local', subset: 'v1', rules: [dr('default', 'r', 'reviews', ['v1'])], allowed: true },
-    { name: 'hosts compare without case', host: 'Reviews.Prod', subset: 'v1', rules: [dr('prod', 'r', 'REVIEWS', ['v1'])], allowed: true },
+    { name: 'hosts compare without case', host: 'Reviews.Prod.SVC.Cluster.Local', subset: 'v1', rules: [dr('prod', 'r', 'REVIEWS', ['v1'])], allowed: true },
     { name: 'subset names compare with case', host: 'reviews', subset: 'V1', rules: [dr('default', 'r', 'reviews', ['v1'])], allowed: false },
     { name: 'external host, exact rule in the VS namespace', host: 'api.example.com', subset: 'v1', rules: [dr('default', 'r', 'api.example.com', ['v1'])], allowed: true },
     { name: 'external host, wildcard rule in an egress namespace', host: 'api.example.com', subset: 'v1', rules: [dr('egress', 'r', '*.example.com', ['v1'])], allowed: true },
@@ -176,11 +181,11 @@ describe('every kind of destination is checked', () => {
         {
           route: [{ destination: { host: 'reviews', subset: 'v1' } }],
           mirror: bad('reviews'),
-          mirrors: [{ destination: { host: 'reviews', subset: 'v2' } }, { destination: bad('ratings.prod') }, { destination: bad('reviews') }],
+          mirrors: [{ destination: { host: 'reviews', subset: 'v2' } }, { destination: bad('ratings.prod.svc.cluster.local') }, { destination: bad('reviews') }],
         },
         { route: [{ destination: bad('reviews'), weight: 100 }] },
       ],
-      tcp: [{ route: [{ destination: { host: 'ratings.prod', subset: 'v1' }, weight: 50 }, { destination: bad('ratings.prod'), weight: 50 }] }],
+      tcp: [{ route: [{ destination: { host: 'ratings.prod.svc.cluster.local', subset: 'v1' }, weight: 50 }, { destination: bad('ratings.prod.svc.cluster.local'), weight: 50 }] }],
       tls: [{ route: [{ destination: bad('reviews.default.svc.cluster.local') }] }],
     },
   };
@@ -240,9 +245,9 @@ describe('namespacesToRefresh', () => {
   it('is the VirtualService namespace, each referenced service namespace, then the root namespace, once each', () => {
     const virtualService = {
       spec: {
-        http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }, { destination: { host: 'ratings.prod', subset: 'v1' } }], mirror: { host: 'x.staging.svc', subset: 'a' } }],
+        http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }, { destination: { host: 'ratings.prod.svc.cluster.local', subset: 'v1' } }], mirror: { host: 'x.staging.svc.cluster.local', subset: 'a' } }],
         tcp: [{ route: [{ destination: { host: 'db.prod.svc.cluster.local', subset: 'v1' } }, { destination: { host: 'api.example.com', subset: 'v1' } }] }],
-        tls: [{ route: [{ destination: { host: 'gw.istio-system', subset: 'v1' } }] }],
+        tls: [{ route: [{ destination: { host: 'gw.istio-system.svc.cluster.local', subset: 'v1' } }] }],
       },
     };
     assert.deepEqual(namespacesToRefresh(virtualService, ctx), ['default', 'prod', 'staging', 'istio-system']);
@@ -260,7 +265,7 @@ describe('namespacesToRefresh', () => {
   });
 
   it('a fresher read of exactly those namespaces cures a missing-subset denial', () => {
-    const virtualService = routeTo('reviews.prod', 'v2');
+    const virtualService = routeTo(PROD, 'v2');
     const stale = [dr('prod', 'reviews', 'reviews', ['v1'])];
     const denied = check(virtualService, stale);
     assert.deepEqual(denied.problems.map((problem) => problem.kind), ['subset']);

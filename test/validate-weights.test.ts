@@ -144,7 +144,8 @@ describe('weights across http, tcp and tls', () => {
               { destination: destination('reviews'), weight: 40 },
               { destination: destination('reviews.default.svc.cluster.local'), weight: 30 },
               { destination: destination('reviews', undefined, 9080), weight: 10 },
-              { destination: destination('reviews.default'), weight: 20 },
+              // Another spelling of the same host (`reviews.default` would not be: Istio takes it literally).
+              { destination: destination('Reviews.Default.svc.cluster.local'), weight: 20 },
             ],
           },
         ],

@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultRuleSettings, type RuleSettings, type WeightPolicy } from '../rules/types.js';
 import { WEIGHT_POLICIES } from '../rules/weights.js';
+import { isValidLabelValue } from '../rules/names.js';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -21,6 +22,7 @@ export const commonFlags = {
   'service-annotation': { type: 'string' },
   'inject-mode': { type: 'string' },
   'weight-policy': { type: 'string' },
+  'istio-revision': { type: 'string' },
 } as const satisfies OptionsConfig;
 
 export const settingsHelp = `Rule settings (same names and defaults as for serve):
@@ -30,7 +32,8 @@ export const settingsHelp = `Rule settings (same names and defaults as for serve
       --version-annotation K  version annotation (default "${defaultRuleSettings.versionAnnotation}")
       --service-annotation K  service annotation (default "${defaultRuleSettings.serviceAnnotation}")
       --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")
-      --weight-policy P       route weights: sum-100 or proportional (default "${defaultRuleSettings.weightPolicy}")`;
+      --weight-policy P       route weights: sum-100 or proportional (default "${defaultRuleSettings.weightPolicy}")
+      --istio-revision REV    label pod templates istio.io/rev=REV instead (revision-only Istio)`;
 
 export function parseFlags<T extends OptionsConfig>(args: readonly string[], options: T) {
   // Paths may also come without -f (`check a.yaml b/`), as istioctl analyze takes them.
@@ -52,6 +55,7 @@ interface CommonValues {
   'service-annotation'?: string;
   'inject-mode'?: string;
   'weight-policy'?: string;
+  'istio-revision'?: string;
 }
 
 export function pathsFrom(values: CommonValues, positionals: readonly string[]): string[] {
@@ -68,6 +72,13 @@ export function namespaceFrom(values: CommonValues): string {
   return namespace;
 }
 
+function revisionFrom(raw: string | undefined): string | undefined {
+  if (raw !== undefined && !isValidLabelValue(raw)) {
+    throw new UsageError(`--istio-revision must be a label value (alphanumerics, -_. inside, at most 63), got ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+  return raw;
+}
+
 export function settingsFrom(values: CommonValues): RuleSettings {
   const injectMode = values['inject-mode'] ?? defaultRuleSettings.injectMode;
   if (injectMode !== 'label' && injectMode !== 'annotation' && injectMode !== 'both') {
@@ -82,6 +93,7 @@ export function settingsFrom(values: CommonValues): RuleSettings {
     versionAnnotation: values['version-annotation'] ?? defaultRuleSettings.versionAnnotation,
     serviceAnnotation: values['service-annotation'] ?? defaultRuleSettings.serviceAnnotation,
     injectMode,
+    istioRevision: revisionFrom(values['istio-revision']),
   };
 }
 

@@ -6,6 +6,7 @@ import type { RuleSettings } from '../rules/types.js';
 import { validateVirtualService } from '../rules/validate.js';
 import { findingAbout, splitPath, type Finding, type Severity } from './findings.js';
 import { isDeployment, isDestinationRule, isVirtualService, toDestinationRule } from '../manifests/kinds.js';
+import { namespaceLabelsOf } from '../manifests/namespaces.js';
 import type { DestinationRuleSet } from './rule-set.js';
 
 export interface CheckOptions {
@@ -47,9 +48,11 @@ export function checkObjects(
 
   // Canary Deployments first: in the cluster their subsets exist before any
   // VirtualService routes to them, because the webhook adds them on admission.
+  // SPEC §2: offline mode reads Namespace objects from its input.
+  const namespaces = namespaceLabelsOf(objects);
   for (const item of objects.filter(isDeployment)) {
     const namespace = item.namespace ?? options.namespace;
-    const outcome = mutateDeployment(item.object, { operation: 'CREATE', namespace, settings: options.settings });
+    const outcome = mutateDeployment(item.object, { operation: 'CREATE', namespace, settings: options.settings, namespaceLabels: namespaces.get(namespace) });
     if (outcome.kind === 'skip') continue;
     counts.canaryDeployments++;
     if (outcome.kind === 'deny') {

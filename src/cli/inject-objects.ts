@@ -9,6 +9,7 @@ import { mutateDeployment } from '../rules/mutate.js';
 import type { JsonObject, RuleSettings } from '../rules/types.js';
 import { findingAbout, formatFinding, splitPath } from './findings.js';
 import { isDeployment, isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
+import { namespaceLabelsOf } from '../manifests/namespaces.js';
 import { DestinationRuleSet, type RuleEntry } from './rule-set.js';
 
 export interface InjectOptions {
@@ -45,9 +46,11 @@ export function injectManifests(
     return editor;
   };
   const result: InjectResult = { output: '', denials: [], warnings: [] };
+  // SPEC §2: offline mode reads Namespace objects from its input (the input's own win over --with's).
+  const namespaces = namespaceLabelsOf([...context, ...objects]);
   for (const item of objects.filter(isDeployment)) {
     const namespace = item.namespace ?? options.namespace;
-    const outcome = mutateDeployment(item.object, { operation: 'CREATE', namespace, settings: options.settings });
+    const outcome = mutateDeployment(item.object, { operation: 'CREATE', namespace, settings: options.settings, namespaceLabels: namespaces.get(namespace) });
     if (outcome.kind === 'skip') continue;
     if (outcome.kind === 'deny') {
       result.denials.push(formatFinding(findingAbout(item, namespace, 'error', '', outcome.message)));

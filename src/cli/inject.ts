@@ -17,7 +17,9 @@ would be once the subset for that version is ensured. A DestinationRule in the
 input is updated where it stands; one that is not (created, or read from
 --with) follows the first Deployment that needs it, after "---". Other
 documents pass through byte for byte, so a whole folder can be piped to kubectl.
-Running inject on its own output changes nothing.
+Running inject on its own output changes nothing. Namespace documents in the
+input (or --with) decide how injection is spelled, as the webhook reads the
+cluster's: nothing in an ambient or istio-injection=disabled namespace.
 
 Flags:
   -f, --filename PATH     file, folder (read recursively) or - for stdin; repeatable

@@ -6,24 +6,38 @@ import type { DestinationRule, RuleSettings } from './types.js';
 /**
  * Expand a host as written in an object of `namespace` to the name Istio
  * routes on. Hosts are DNS names, so they compare case-insensitively.
+ *
+ * As Istio's `ResolveShortnameToFQDN` (istio/istio pkg/config/model.go)
+ * does: only a dot-less short name is completed with the namespace and
+ * `svc.<cluster domain>`. `*`, an IP address and every name with a dot are
+ * taken as written, so `reviews.prod`, `reviews.prod.svc` and `*.prod.svc`
+ * are literal hosts no Kubernetes service has (see `fullServiceName`).
  */
 export function resolveHost(host: string, namespace: string, clusterDomain: string): string {
   const name = host.trim().toLowerCase();
-  if (name === '') return name;
-  // Wildcards are taken as written, as Istio does: `*.local` is a mesh-wide
-  // pattern, not a service `*` in a namespace called `local`. Only `*.ns.svc`
-  // is unambiguous enough to complete with the cluster domain.
-  if (name.startsWith('*')) return /^\*\.[^.]+\.svc$/.test(name) ? `${name}.${clusterDomain.toLowerCase()}` : name;
-  // An IPv6 literal has no DNS labels to expand (IPv4 literals have four
-  // labels and fall through to "as written" below).
+  if (name === '' || name === '*') return name;
+  // An IPv6 literal has no dot yet is not a short name (Istio's
+  // netutil.IsValidIPAddress check); an IPv4 literal has dots anyway.
   if (name.includes(':')) return name;
+  if (name.includes('.')) return name;
+  return `${name}.${namespace}.svc.${clusterDomain.toLowerCase()}`;
+}
+
+/**
+ * The service FQDN that `name.ns` or `name.ns.svc` was probably meant as:
+ * the Kubernetes DNS forms that resolve inside a pod but that Istio takes
+ * literally. Undefined for anything else (a short name, an FQDN, a
+ * wildcard, an IP address, an external name of another shape).
+ */
+export function fullServiceName(host: string, clusterDomain: string): string | undefined {
+  const name = host.trim().toLowerCase();
+  if (name.startsWith('*') || name.includes(':') || /^[0-9.]+$/.test(name)) return undefined;
   const domain = clusterDomain.toLowerCase();
-  if (name === domain || name.endsWith(`.${domain}`)) return name;
   const labels = name.split('.');
-  if (labels.length === 1) return `${name}.${namespace}.svc.${domain}`;
+  if (labels.some((label) => label === '')) return undefined;
   if (labels.length === 2) return `${name}.svc.${domain}`;
   if (labels.length === 3 && labels[2] === 'svc') return `${name}.${domain}`;
-  return name;
+  return undefined;
 }
 
 /** The namespace of an in-cluster service FQDN (`name.ns.svc.<domain>`), if it is one. */

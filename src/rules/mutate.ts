@@ -17,11 +17,10 @@ import {
   type Source,
 } from './discovery.js';
 import { cloneTree } from './clone.js';
+import { injectionEdits } from './injection.js';
 import { toSubsetName } from './names.js';
 import { quote } from './text.js';
 import type { JsonObject, MutationContext, MutationOutcome, RuleSettings } from './types.js';
-
-const INJECT_KEY = 'sidecar.istio.io/inject';
 
 export function mutateDeployment(deployment: unknown, ctx: MutationContext): MutationOutcome {
   try {
@@ -53,7 +52,7 @@ function mutate(deployment: unknown, ctx: MutationContext): MutationOutcome {
   const { version, selectorVersion } = decided.value;
 
   const mutated = cloneTree(deployment) as JsonObject;
-  applyEdits(mutated, { service: service.value.value, version, selectorVersion, settings, warnings });
+  applyEdits(mutated, { service: service.value.value, version, selectorVersion, settings, warnings, namespace, namespaceLabels: ctx.namespaceLabels });
   const host = `${service.value.value}.${namespace}.svc.${settings.clusterDomain}`;
   return {
     kind: 'mutate',
@@ -139,6 +138,8 @@ interface Edits {
   selectorVersion: string | undefined;
   settings: RuleSettings;
   warnings: string[];
+  namespace: string;
+  namespaceLabels: Readonly<Record<string, string>> | undefined;
 }
 
 /** Edit the clone; readDeployment has already checked every map touched here is a map or absent. */
@@ -155,16 +156,17 @@ function applyEdits(mutated: JsonObject, edits: Edits): void {
   }
 
   const templateMeta = ensureMap(template, 'metadata');
-  const userSaidNo = [getPath(templateMeta, 'labels', INJECT_KEY), getPath(templateMeta, 'annotations', INJECT_KEY)]
-    .some((value) => typeof value === 'string' && value.trim().toLowerCase() === 'false');
-  if (userSaidNo) {
-    edits.warnings.push(
-      `${INJECT_KEY} is "false": routing to version ${quote(version, 16)} still works but its pods get no sidecar`,
-    );
-    return;
-  }
-  if (settings.injectMode !== 'annotation') templateLabels[INJECT_KEY] = 'true';
-  if (settings.injectMode !== 'label') ensureMap(templateMeta, 'annotations')[INJECT_KEY] = 'true';
+  const annotations = getPath(templateMeta, 'annotations');
+  const injection = injectionEdits({
+    template: { labels: templateLabels as Record<string, string>, annotations: (isJsonObject(annotations) ? annotations : {}) as Record<string, string> },
+    namespaceLabels: edits.namespaceLabels,
+    namespace: edits.namespace,
+    version,
+    settings,
+  });
+  if (injection.warning !== undefined) edits.warnings.push(injection.warning);
+  Object.assign(templateLabels, injection.labels);
+  if (Object.keys(injection.annotations).length > 0) Object.assign(ensureMap(templateMeta, 'annotations'), injection.annotations);
 }
 
 /** The map at `keys`, created (replacing null) where missing, so the diff adds whole maps. */

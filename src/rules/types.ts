@@ -44,6 +44,12 @@ export interface RuleSettings {
   injectMode: 'label' | 'annotation' | 'both';
   /** SPEC §3: `sum-100` (every guide's rule) or `proportional` (Istio >= 1.15's runtime). */
   weightPolicy: WeightPolicy;
+  /**
+   * `--istio-revision`: the pod template gets `istio.io/rev: <revision>`
+   * instead of `sidecar.istio.io/inject` (revision-only installs ignore the
+   * latter). Undefined: no revision label.
+   */
+  istioRevision?: string;
 }
 
 export type WeightPolicy = 'sum-100' | 'proportional';
@@ -58,6 +64,7 @@ export const defaultRuleSettings: RuleSettings = Object.freeze({
   managedByValue: 'canary-webhook',
   injectMode: 'both',
   weightPolicy: 'sum-100',
+  istioRevision: undefined,
 });
 
 /** What a canary Deployment needs from the DestinationRule side (SPEC §2). */
@@ -83,6 +90,8 @@ export interface MutationContext {
   /** The stored object on UPDATE. */
   oldObject?: unknown;
   settings: RuleSettings;
+  /** Labels of the Deployment's namespace (SPEC §2: the mesh decides how injection is spelled); undefined reads as unlabelled. */
+  namespaceLabels?: Readonly<Record<string, string>>;
 }
 
 /** What to do to the namespace's DestinationRules so the subset exists. */
@@ -96,7 +105,7 @@ export interface Problem {
   path: string;
   message: string;
   /** Missing-subset problems are the only ones a fresher read can cure. */
-  kind: 'shape' | 'weight' | 'subset';
+  kind: 'shape' | 'weight' | 'subset' | 'host';
 }
 
 export interface ValidationResult {

@@ -4,6 +4,7 @@
 import { hostNameProblem } from './dns.js';
 import { isDns1123Label } from './names.js';
 import { namespaceOfHost, resolveHost } from './hosts.js';
+import { misplacedDestinationField, misplacedRuleWeight, MISPLACED_WEIGHT_MESSAGE, shortFormFindings, shortFormOf, type ShortForm } from './mistakes.js';
 import { checkSubsets, type SubsetReference } from './subsets.js';
 import type { DestinationRule, Problem, ValidationContext, ValidationResult, WeightPolicy } from './types.js';
 import { describeValue, singleLine, warningLine } from './text.js';
@@ -24,6 +25,8 @@ interface Walk {
   problems: Problem[];
   warnings: string[];
   references: SubsetReference[];
+  /** Destinations written `name.ns` or `name.ns.svc`, which Istio takes literally. */
+  shortForms: ShortForm[];
 }
 
 /**
@@ -39,13 +42,19 @@ export function validateVirtualService(
   const namespace = namespaceFor(virtualService, ctx);
   const walk = safeWalk(virtualService, namespace, ctx);
   let subsetProblems: Problem[];
+  let hostWarnings: string[] = [];
   try {
-    const candidates = typeof destinationRules === 'function' ? candidatesFor(walk.references, destinationRules) : destinationRules;
-    subsetProblems = checkSubsets(walk.references, candidates, namespace, ctx.settings);
+    // A short form that names a known service is reported as such; its
+    // subset is then not looked up under the literal name as well.
+    const hints = shortFormFindings(walk.shortForms, destinationRules, ctx.settings.clusterDomain);
+    hostWarnings = hints.warnings;
+    const references = hints.reported.size === 0 ? walk.references : walk.references.filter((reference) => !hints.reported.has(reference.path));
+    const candidates = typeof destinationRules === 'function' ? candidatesFor(references, destinationRules) : destinationRules;
+    subsetProblems = [...hints.problems, ...checkSubsets(references, candidates, namespace, ctx.settings)];
   } catch (error) {
     subsetProblems = [internalProblem(error)];
   }
-  return { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings(walk.warnings) };
+  return { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings([...walk.warnings, ...hostWarnings]) };
 }
 
 /** What `lookup` returns for each referenced host, each rule once, in reference order. */
@@ -152,7 +161,7 @@ function safeWalk(virtualService: unknown, namespace: string, ctx: ValidationCon
   try {
     return walkVirtualService(virtualService, namespace, ctx.settings.clusterDomain, ctx.settings.weightPolicy);
   } catch (error) {
-    return { problems: [internalProblem(error)], warnings: [], references: [] };
+    return { problems: [internalProblem(error)], warnings: [], references: [], shortForms: [] };
   }
 }
 
@@ -162,7 +171,7 @@ function internalProblem(error: unknown): Problem {
 }
 
 function walkVirtualService(virtualService: unknown, namespace: string, clusterDomain: string, weightPolicy: WeightPolicy): Walk {
-  const walk: Walk = { problems: [], warnings: [], references: [] };
+  const walk: Walk = { problems: [], warnings: [], references: [], shortForms: [] };
   // Routes name the same host many times in a row: check and resolve it once per run.
   let last: { host: string; problem: string | undefined; resolved: string } | undefined;
   const hostInfo = (host: string): { problem: string | undefined; resolved: string } => {
@@ -195,8 +204,11 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     if (!isRecord(value)) return void shape(path, `must be an object with a host, got ${describeValue(value)}`);
     const host = field(value, 'host');
     const subset = field(value, 'subset');
+    // Raw YAML only: in a cluster the structural schema refuses or prunes `name` before admission.
+    const legacyName = misplacedDestinationField(field(value, 'name'), host);
+    if (legacyName !== undefined) shape(`${path}.name`, legacyName);
     const hostProblem =
-      host === undefined ? 'is missing'
+      host === undefined ? (legacyName === undefined ? 'is missing' : undefined)
       : typeof host !== 'string' ? `must be a string, got ${describeValue(host)}`
       : host.trim() === '' ? 'must not be empty'
       // Before resolving or any lookup: an implausible name costs one short denial.
@@ -209,6 +221,8 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     const resolved = hostInfo(host).resolved;
     const named = typeof subset === 'string' && subset !== '' ? subset : undefined;
     if (named !== undefined) walk.references.push({ path: referencePath, host: resolved, subset: named });
+    const shortForm = shortFormOf(host, clusterDomain, `${path}.host`, referencePath, named);
+    if (shortForm) walk.shortForms.push(shortForm);
     const port = field(value, 'port');
     const number = isRecord(port) ? field(port, 'number') : undefined;
     return { host: resolved, subset: named, port: typeof number === 'number' ? number : undefined };
@@ -220,7 +234,12 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       return { path, isObject: false, weight: { present: false } };
     }
     const weight = field(value, 'weight');
-    const target = destination(field(value, 'destination'), `${path}.destination`, path);
+    const rawDestination = field(value, 'destination');
+    // The widely copied guide's mistake; raw YAML only, as the API server refuses or prunes it.
+    if (isRecord(rawDestination) && field(rawDestination, 'weight') !== undefined) {
+      walk.problems.push({ path: `${path}.destination.weight`, kind: 'weight', message: MISPLACED_WEIGHT_MESSAGE });
+    }
+    const target = destination(rawDestination, `${path}.destination`, path);
     const entry: RouteEntry = { path, isObject: true, weight: weight === undefined ? { present: false } : { present: true, value: weight } };
     if (target) {
       entry.destinationKey = JSON.stringify([target.host, target.subset ?? '', target.port ?? null]);
@@ -242,6 +261,8 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     rules.forEach((rule, index) => {
       const rulePath = `spec.${kind}[${index}]`;
       if (!isRecord(rule)) return void shape(rulePath, `must be an object, got ${describeValue(rule)}`);
+      const ruleWeight = field(rule, 'weight');
+      if (ruleWeight !== undefined) walk.problems.push({ path: `${rulePath}.weight`, kind: 'weight', message: misplacedRuleWeight(rulePath) });
       // No route (redirect, directResponse, delegate): nothing to weigh.
       const route = list(field(rule, 'route'), `${rulePath}.route`);
       if (route) {

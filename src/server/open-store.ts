@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ServeConfig } from '../config.js';
 import { isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
 import { loadManifests } from '../manifests/load.js';
+import { namespaceLabelsOf } from '../manifests/namespaces.js';
 import { toObjects } from '../manifests/objects.js';
 import type { DestinationRule } from '../rules/types.js';
 import { loadKubeConfig } from '../store/kube/config.js';
@@ -15,12 +16,19 @@ import type { WebhookMetrics } from './metrics.js';
 export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean }> {
   const kube = config.standalone ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
   if (kube === undefined) {
-    const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : [];
+    const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : { rules: [], namespaces: new Map() };
     logger.info(
-      { mode: 'standalone', reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig', seedDestinationRules: seed.length },
+      {
+        mode: 'standalone',
+        reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig',
+        seedDestinationRules: seed.rules.length,
+        seedNamespaces: seed.namespaces.size,
+      },
       'DestinationRules live in memory (standalone mode)',
     );
-    return { store: new MemoryStore(config.settings, seed), standalone: true };
+    const store = new MemoryStore(config.settings, seed.rules);
+    for (const [name, labels] of seed.namespaces) store.putNamespace(name, labels);
+    return { store, standalone: true };
   }
   if (config.seedDir) logger.warn({ seedDir: config.seedDir }, '--seed-dir applies to standalone mode only; ignored');
   const server = kube.kubeConfig.getCurrentCluster()?.server;
@@ -35,9 +43,18 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
   return { store, standalone: false };
 }
 
-async function loadSeed(seedDir: string, logger: Logger): Promise<DestinationRule[]> {
+interface Seed {
+  rules: DestinationRule[];
+  /** Namespace documents' labels: injection follows them (SPEC §2). */
+  namespaces: Map<string, Readonly<Record<string, string>>>;
+}
+
+async function loadSeed(seedDir: string, logger: Logger): Promise<Seed> {
   const loaded = await loadManifests([seedDir], { stdin: (async function* () {})(), cwd: process.cwd() });
   const { objects, errors } = toObjects(loaded.documents);
   for (const error of [...loaded.errors, ...errors]) logger.warn({ file: error.file, line: error.line }, `seed manifest skipped: ${error.message}`);
-  return objects.filter(isDestinationRule).flatMap((item) => toDestinationRule(item, 'default') ?? []);
+  return {
+    rules: objects.filter(isDestinationRule).flatMap((item) => toDestinationRule(item, 'default') ?? []),
+    namespaces: namespaceLabelsOf(objects),
+  };
 }

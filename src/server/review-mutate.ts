@@ -11,11 +11,14 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
   const subject = reviewSubject(request, deployment);
   if ('verdict' in subject) return subject.verdict;
   const { operation, object } = subject;
+  const namespace = requestNamespace(request);
   const outcome = mutateDeployment(object, {
     operation,
-    namespace: requestNamespace(request),
+    namespace,
     oldObject: operation === 'UPDATE' ? request.oldObject : undefined,
     settings: deps.settings,
+    // A store without a Namespace cache, or a namespace it does not know, reads as unlabelled.
+    namespaceLabels: deps.store.namespaceLabels?.(namespace),
   });
   if (outcome.kind === 'skip') return { allowed: true };
   if (outcome.kind === 'deny') return { allowed: false, message: outcome.message };

@@ -9,6 +9,8 @@ import type { DestinationRuleStore, EnsureSubsetResult } from './types.js';
 export class MemoryStore implements DestinationRuleStore {
   private readonly index: HostIndex;
   private resourceVersion = 0;
+  /** Namespace labels from seed manifests (standalone); nothing writes them afterwards. */
+  private readonly namespaces = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(
     private readonly settings: RuleSettings,
@@ -45,6 +47,15 @@ export class MemoryStore implements DestinationRuleStore {
     } catch (err) {
       return { outcome: 'failed', reason: err instanceof Error ? err.message : String(err), attempts: 1 };
     }
+  }
+
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined {
+    return this.namespaces.get(namespace);
+  }
+
+  /** Record a Namespace's labels (seed manifests); a later call for the same name replaces them. */
+  putNamespace(name: string, labels: Readonly<Record<string, string>>): void {
+    this.namespaces.set(name, Object.freeze({ ...labels }));
   }
 
   /** Every stored rule, ordered by namespace then name (`inject` output, tests). */

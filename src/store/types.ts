@@ -23,6 +23,13 @@ export interface DestinationRuleStore {
   ensureSubset(request: SubsetRequest, deadlineMs: number): Promise<EnsureSubsetResult>;
   /** True once the first full list has been loaded. */
   isReady(): boolean;
+  /**
+   * Labels of a namespace (SPEC §2: injection depends on `istio-injection`,
+   * `istio.io/rev`, `istio.io/dataplane-mode`); undefined when the namespace
+   * is unknown, which the rules read as unlabelled. Memory store: Namespace
+   * documents of `--seed-dir`; kube store: a watch-fed Namespace cache.
+   */
+  namespaceLabels?(namespace: string): Readonly<Record<string, string>> | undefined;
   /** Number of cached DestinationRules (metrics). */
   size(): number;
   /** Stop watches and timers. */
