@@ -66,6 +66,8 @@ export const serveFlags: Record<string, FlagSpec> = {
   'shutdown-grace-ms': { env: 'CANARY_WEBHOOK_SHUTDOWN_GRACE_MS', type: 'string', help: 'on SIGTERM, how long in-flight reviews may take (default 20000)' },
   'watch-silence-timeout-ms': { env: 'CANARY_WEBHOOK_WATCH_SILENCE_TIMEOUT_MS', type: 'string', help: 'restart a DestinationRule watch silent this long (default 300000)' },
   'cert-reload-interval-ms': { env: 'CANARY_WEBHOOK_CERT_RELOAD_INTERVAL_MS', type: 'string', help: 'how often certificate files are re-checked besides fs events (default 10000)' },
+  'subset-placement': { env: 'CANARY_WEBHOOK_SUBSET_PLACEMENT', type: 'string', help: 'companion: subsets beside a user-owned DestinationRule go in <service>-canary-webhook; append: into the user\'s rule (default companion)' },
+  'max-subsets': { env: 'CANARY_WEBHOOK_MAX_SUBSETS', type: 'string', help: 'subsets the webhook keeps in one DestinationRule; past it the Deployment is denied (default 64)' },
 };
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -138,6 +140,8 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       versionAnnotation: read('version-annotation') ?? defaultRuleSettings.versionAnnotation,
       serviceAnnotation: read('service-annotation') ?? defaultRuleSettings.serviceAnnotation,
       injectMode: oneOf('inject-mode', ['label', 'annotation', 'both'], defaultRuleSettings.injectMode),
+      subsetPlacement: oneOf('subset-placement', ['companion', 'append'], defaultRuleSettings.subsetPlacement),
+      maxSubsets: integer('max-subsets', defaultRuleSettings.maxSubsets, 1, 10_000),
       weightPolicy: oneOf('weight-policy', WEIGHT_POLICIES, defaultRuleSettings.weightPolicy),
       istioRevision: istioRevision(read('istio-revision')),
     },

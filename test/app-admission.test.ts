@@ -162,8 +162,9 @@ describe('health, readiness and metrics', () => {
     const text = (await request(app).get('/metrics').expect(200)).text;
     assert.match(text, /canary_webhook_admission_requests_total\{webhook="mutate",operation="CREATE",result="patched"\} 1/);
     assert.match(text, /canary_webhook_admission_requests_total\{webhook="validate",operation="CREATE",result="denied"\} 1/);
-    assert.match(text, /canary_webhook_subset_ensure_total\{outcome="appended"\} 1/);
-    assert.match(text, /canary_webhook_destinationrule_cache_size 1/);
+    // The seeded demo4 rule is user-owned: v3 goes into a new companion rule beside it.
+    assert.match(text, /canary_webhook_subset_ensure_total\{outcome="created"\} 1/);
+    assert.match(text, /canary_webhook_destinationrule_cache_size 2/);
     assert.match(text, /canary_webhook_admission_duration_seconds_bucket\{le="0.005",webhook="mutate"\}/);
   });
 });

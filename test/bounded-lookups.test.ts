@@ -16,6 +16,12 @@ import { longHost, longHostInput, manyHostsInput, manyNamespacesInput, wildcardN
 import { referenceCheckSubsets, referenceMatchingPatterns, referenceSelect } from './support/quadratic-reference.js';
 
 const settings = defaultRuleSettings;
+/**
+ * Reads of a rule's spec per review, whatever the number of hosts: resolving,
+ * visibility, Istio's merge (src/rules/merge.ts) and a denial's explanation
+ * each read it a few times. The quadratic check read every rule for every host.
+ */
+const READS_PER_RULE = 25;
 const validate = (input: AdversarialInput, rules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]) = input.destinationRules) =>
   validateVirtualService(input.virtualService, rules, { namespace: input.namespace, settings });
 
@@ -174,7 +180,7 @@ describe('subset checking: same answers as the quadratic version, linear work', 
     const input = manyHostsInput(4_000);
     const { rules, reads } = counted(input.destinationRules);
     assert.deepEqual(validate(input, rules).problems, []);
-    assert.ok(reads() <= 10 * rules.length, `${reads()} reads of ${rules.length} rules`);
+    assert.ok(reads() <= READS_PER_RULE * rules.length, `${reads()} reads of ${rules.length} rules`);
   });
 
   it('4,000 hosts × 4,000 rules with every subset missing: every miss explained, each rule read a few times', () => {
@@ -185,14 +191,14 @@ describe('subset checking: same answers as the quadratic version, linear work', 
     const text = formatProblems(result.problems).split('\n');
     assert.equal(text[0], 'spec.http[0].route[0]: subset "v9" of host svc-0.wide.svc.cluster.local is not defined; DestinationRule wide/svc-0 defines v1, v2');
     assert.equal(text[100], '... and 3900 more problems');
-    assert.ok(reads() <= 10 * rules.length, `${reads()} reads of ${rules.length} rules`);
+    assert.ok(reads() <= READS_PER_RULE * rules.length, `${reads()} reads of ${rules.length} rules`);
   });
 
   it('2,000 namespaces each holding host "*", 500 external hosts: the first namespace by name wins, found once', () => {
     const input = wildcardNamespacesInput(2_000, 500);
     const { rules, reads } = counted(input.destinationRules);
     assert.deepEqual(validate(input, rules).problems, []);
-    assert.ok(reads() <= 10 * rules.length, `${reads()} reads of ${rules.length} rules`);
+    assert.ok(reads() <= READS_PER_RULE * rules.length, `${reads()} reads of ${rules.length} rules`);
 
     const missing = wildcardNamespacesInput(2_000, 500, 'v9');
     const second = counted(missing.destinationRules);
@@ -203,7 +209,7 @@ describe('subset checking: same answers as the quadratic version, linear work', 
       formatProblems(result.problems).split('\n')[0],
       'spec.http[0].route[0]: subset "v9" of host ext-0.example.com is not defined; DestinationRule tenant-0/everything (host *) defines v1',
     );
-    assert.ok(second.reads() <= 10 * rules.length, `${second.reads()} reads of ${rules.length} rules`);
+    assert.ok(second.reads() <= READS_PER_RULE * rules.length, `${second.reads()} reads of ${rules.length} rules`);
   });
 
   it('through the host index (what the server does), the same answers', () => {

@@ -9,7 +9,9 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { after, before } from 'node:test';
 import { runInject } from '../src/cli/inject.js';
+import { FakeApiServer } from './support/fake-apiserver.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const corpus = fileURLToPath(new URL('../../shared/corpus/istio-samples/', import.meta.url));
@@ -78,7 +80,7 @@ describe('inject', () => {
   it('mutates canary Deployments and accumulates both versions in one new DestinationRule (golden)', async () => {
     const run = await inject(['-f', 'two-versions.yaml']);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stderr, '');
+    assert.equal(run.stderr, 'note: without --cluster, assumed the cluster holds these DestinationRules for shop.default.svc.cluster.local: none\n');
     assertGolden('two-versions.out.yaml', run.stdout);
     const docs = documents(run.stdout);
     assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata?.name}`), ['Service/shop', 'Deployment/shop-v1', 'DestinationRule/shop', 'Deployment/shop-v2']);
@@ -103,13 +105,29 @@ describe('inject', () => {
   it('round-trips: its output fed back through inject is unchanged', async () => {
     const first = await inject(['-f', 'two-versions.yaml']);
     await assertRoundTrip(first.stdout);
+    // The companion's v2 only stands beside the user rule it merges with: that rule must come along.
     const withRule = await inject(['-f', 'two-versions.yaml', '--with', 'shop-rule.yaml']);
-    await assertRoundTrip(withRule.stdout);
     await assertRoundTrip(withRule.stdout, ['--with', join(fixtures, 'shop-rule.yaml')]);
+    const appended = await inject(['-f', 'two-versions.yaml', '--with', 'shop-rule.yaml', '--subset-placement', 'append']);
+    await assertRoundTrip(appended.stdout, ['--subset-placement', 'append']);
   });
 
-  it('appends to a DestinationRule from --with, keeping its fields and comments (golden)', async () => {
+  it('puts the new subset in the companion beside a user rule from --with, never printing the user rule (golden)', async () => {
     const run = await inject(['-f', 'two-versions.yaml', '--with', 'shop-rule.yaml']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /assumed the cluster holds these DestinationRules for shop\.default\.svc\.cluster\.local: default\/shop \(--with\)\n/);
+    assertGolden('two-versions.with-rule.companion.out.yaml', run.stdout);
+    const docs = documents(run.stdout);
+    assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata?.name}`), ['Service/shop', 'Deployment/shop-v1', 'Deployment/shop-v2', 'DestinationRule/shop-canary-webhook']);
+    const companion = docs[3];
+    assert.deepEqual(companion?.spec?.subsets, [{ name: 'v2', labels: { version: 'v2' } }]);
+    assert.equal(companion?.metadata?.labels?.['app.kubernetes.io/managed-by'], 'canary-webhook');
+    assert.equal(companion?.spec?.trafficPolicy, undefined, 'the user rule\'s trafficPolicy wins (it is older)');
+    assert.doesNotMatch(run.stdout, /LEAST_REQUEST/);
+  });
+
+  it('--subset-placement append: appends to a DestinationRule from --with, keeping its fields and comments (golden)', async () => {
+    const run = await inject(['-f', 'two-versions.yaml', '--with', 'shop-rule.yaml', '--subset-placement', 'append']);
     assert.equal(run.code, 0, run.stderr);
     assertGolden('two-versions.with-rule.out.yaml', run.stdout);
     const rule = documents(run.stdout).find((d) => d.kind === 'DestinationRule');
@@ -119,15 +137,28 @@ describe('inject', () => {
     assert.match(run.stdout, /simple: LEAST_REQUEST # see runbook/);
   });
 
-  it('updates a DestinationRule that is in the input where it stands, printing it once', async () => {
+  it('leaves a user DestinationRule in the input byte for byte and prints the companion (golden)', async () => {
     const rule = readFileSync(join(fixtures, 'shop-rule.yaml'), 'utf8');
     const input = `${rule}---\n${readFileSync(join(fixtures, 'two-versions.yaml'), 'utf8')}`;
     const run = await inject(['-f', '-'], { stdin: input });
     assert.equal(run.code, 0, run.stderr);
+    assertGolden('user-rule-in-input.out.yaml', run.stdout);
+    assert.ok(run.stdout.startsWith(`${rule}---\n`), 'the user rule is printed exactly as written');
+    const docs = documents(run.stdout);
+    assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata?.name}`), ['DestinationRule/shop', 'Service/shop', 'Deployment/shop-v1', 'Deployment/shop-v2', 'DestinationRule/shop-canary-webhook']);
+    assert.deepEqual(docs[4]?.spec?.subsets?.map((s) => s.name), ['v2']);
+    await assertRoundTrip(run.stdout);
+  });
+
+  it('--subset-placement append: updates a DestinationRule that is in the input where it stands, printing it once', async () => {
+    const rule = readFileSync(join(fixtures, 'shop-rule.yaml'), 'utf8');
+    const input = `${rule}---\n${readFileSync(join(fixtures, 'two-versions.yaml'), 'utf8')}`;
+    const run = await inject(['-f', '-', '--subset-placement', 'append'], { stdin: input });
+    assert.equal(run.code, 0, run.stderr);
     const docs = documents(run.stdout);
     assert.deepEqual(docs.map((d) => d.kind), ['DestinationRule', 'Service', 'Deployment', 'Deployment']);
     assert.deepEqual(docs[0]?.spec?.subsets?.map((s) => s.name), ['v1', 'v2']);
-    await assertRoundTrip(run.stdout);
+    await assertRoundTrip(run.stdout, ['--subset-placement', 'append']);
   });
 
   it('passes non-canary documents through byte for byte (every Bookinfo sample)', async () => {
@@ -238,5 +269,48 @@ describe('inject', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 0);
     assert.equal(stdout, readFileSync(join(fixtures, 'two-versions.out.yaml'), 'utf8'));
+  });
+});
+
+describe('inject --cluster', () => {
+  const apiserver = new FakeApiServer();
+  let kubeconfig: string;
+  before(async () => {
+    await apiserver.start();
+    // A Git-managed rule: what Argo CD would keep putting back.
+    apiserver.put('destinationrules', {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'shop', namespace: 'default', labels: { 'argocd.argoproj.io/instance': 'shop' } },
+      spec: { host: 'shop', exportTo: ['.'], trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
+    });
+    kubeconfig = join(tmp(), 'kubeconfig');
+    writeFileSync(kubeconfig, `apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "${apiserver.url}", insecure-skip-tls-verify: true}}]
+users: [{name: tester, user: {token: fake-token}}]
+contexts: [{name: fake, context: {cluster: fake, user: tester}}]
+current-context: fake
+`);
+  });
+  after(() => apiserver.stop());
+
+  it('starts from the cluster\'s rules: the companion copies the user rule\'s exportTo, the user rule is not printed', async () => {
+    const run = await inject(['-f', 'two-versions.yaml', '--cluster', '--kubeconfig', kubeconfig]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '', 'no assumption to note: the cluster was read');
+    const docs = documents(run.stdout);
+    assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata?.name}`), ['Service/shop', 'Deployment/shop-v1', 'Deployment/shop-v2', 'DestinationRule/shop-canary-webhook']);
+    const companion = docs[3] as Manifest & { spec: { exportTo?: string[]; host?: string } };
+    assert.deepEqual(companion.spec.exportTo, ['.']);
+    assert.deepEqual(companion.spec.subsets, [{ name: 'v2', labels: { version: 'v2' } }]);
+    assert.equal(apiserver.requests.filter((r) => r.method !== 'GET').length, 0, 'inject only reads the cluster');
+  });
+
+  it('--kubeconfig alone implies --cluster; an unreadable cluster prints nothing and exits 2', async () => {
+    const run = await inject(['-f', 'two-versions.yaml', '--kubeconfig', join(tmp(), 'missing')]);
+    assert.equal(run.code, 2);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^--cluster: cannot read DestinationRules from the cluster: /);
   });
 });

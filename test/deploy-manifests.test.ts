@@ -119,7 +119,7 @@ function flagValue(args: readonly string[], flag: string): string {
 }
 
 const expectedRbac = [
-  ['networking.istio.io', 'destinationrules', ['get', 'list', 'watch', 'create', 'patch', 'update']],
+  ['networking.istio.io', 'destinationrules', ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete']],
   ['networking.istio.io', 'virtualservices', ['get', 'list', 'watch']],
 ] as const;
 

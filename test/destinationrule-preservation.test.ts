@@ -17,7 +17,8 @@ import { FakeApiServer } from './support/fake-apiserver.js';
 import { memoryLogger } from './support/kube-fixtures.js';
 import { canaryDeployment } from './support/objects.js';
 
-const settings = defaultRuleSettings;
+// Appending to a user's rule is `--subset-placement=append`; the companion default never writes it at all.
+const settings = { ...defaultRuleSettings, subsetPlacement: 'append' as const };
 /** Metadata the API server (or the memory store) owns and changes on every write. */
 const serverOwned = ['resourceVersion', 'generation', 'managedFields'];
 
@@ -154,7 +155,7 @@ describe('ensuring a subset keeps everything else (fast-check)', () => {
     let n = 0;
     await fc.assert(
       fc.asyncProperty(caseArbitrary(() => `http-${(n += 1)}`), async ({ rule, request: subset }) => {
-        const { app, deps } = buildApp({ seed: [rule] });
+        const { app, deps } = buildApp({ seed: [rule], settings });
         const before = structuredClone((deps.store as MemoryStore).list()[0]);
         const deployment = canaryDeployment(`${subset.service}-${subset.subsetName}`, subset.labels.version, { app: subset.service });
         const response = await request(app).post('/mutate').send(review(deployment, { namespace: subset.namespace })).expect(200);

@@ -9,7 +9,7 @@ import type { DestinationRule } from '../src/rules/types.js';
 import { connectKubeStore, type KubeStore, type WriteResult } from '../src/store/kube/kube-store.js';
 import type { EnsureSubsetResult } from '../src/store/types.js';
 import { FakeApiServer } from './support/fake-apiserver.js';
-import { memoryLogger, seededRandom, settings, subsetRequest, waitFor } from './support/kube-fixtures.js';
+import { companionSettings, memoryLogger, seededRandom, settings, subsetRequest, waitFor } from './support/kube-fixtures.js';
 
 const COUNT = 50;
 const INJECTED_409 = 20;
@@ -40,6 +40,8 @@ interface Scenario {
   replicas: number;
   serialize: boolean;
   existing: boolean;
+  /** The existing rule is user-owned and the shipped companion placement puts every subset beside it. */
+  companion?: boolean;
 }
 
 const scenarios: Scenario[] = [
@@ -48,24 +50,28 @@ const scenarios: Scenario[] = [
   { seed: 3, replicas: 2, serialize: true, existing: true },
   { seed: 4, replicas: 1, serialize: false, existing: true },
   { seed: 5, replicas: 2, serialize: true, existing: false },
+  { seed: 6, replicas: 2, serialize: true, existing: true, companion: true },
 ];
 
 describe('50 canary subsets of one service at once', () => {
   for (const scenario of scenarios) {
-    const label = `seed ${scenario.seed}: ${scenario.replicas} replica(s), ${scenario.serialize ? 'queued per rule' : 'unqueued'}, ${scenario.existing ? 'existing rule' : 'no rule yet'}`;
+    const label = `seed ${scenario.seed}: ${scenario.replicas} replica(s), ${scenario.serialize ? 'queued per rule' : 'unqueued'}, ${scenario.companion ? 'user rule, companion placement' : scenario.existing ? 'existing rule' : 'no rule yet'}`;
+    // Where the subsets go: the existing rule (append mode) or the companion beside it.
+    const target = scenario.companion ? 'reviews-canary-webhook' : 'reviews';
+    const creates = !scenario.existing || scenario.companion === true;
     it(label, async (t) => {
       const random = seededRandom(scenario.seed);
       const fake = new FakeApiServer();
       await fake.start();
       const stores: KubeStore[] = [];
       try {
-        if (scenario.existing) fake.put('destinationrules', original());
+        const userVersion = scenario.existing ? String(fake.put('destinationrules', original()).metadata?.resourceVersion) : '';
         const writes = new Map<WriteResult, number>();
         for (let i = 0; i < scenario.replicas; i++) {
           stores.push(
             await connectKubeStore({
               kubeConfig: fake.kubeConfig(),
-              settings,
+              settings: scenario.companion ? companionSettings : settings,
               logger: memoryLogger('warn').logger,
               // Unqueued, 50 writers contend for one object: a wider backoff spreads them (the default suits group commit).
               subsetWriteRetry: scenario.serialize ? {} : { serialize: false, maxDelayMs: 400 },
@@ -75,8 +81,8 @@ describe('50 canary subsets of one service at once', () => {
         }
         for (const store of stores) assert.equal(await store.waitForSync(2_000), true);
         fake.latencyMs = () => random() * 4;
-        fake.failNext({ method: scenario.existing ? 'PATCH' : 'POST', path: '/destinationrules', status: 409, count: scenario.existing ? INJECTED_409 : 5 });
-        if (!scenario.existing) fake.failNext({ method: 'PATCH', path: '/destinationrules/reviews', status: 409, count: INJECTED_409 - 5 });
+        fake.failNext({ method: creates ? 'POST' : 'PATCH', path: '/destinationrules', status: 409, count: creates ? 5 : INJECTED_409 });
+        if (creates) fake.failNext({ method: 'PATCH', path: `/destinationrules/${target}`, status: 409, count: INJECTED_409 - 5 });
         fake.failNext({ method: 'GET', path: '/namespaces/bookinfo/destinationrules', status: 500, count: INJECTED_500 });
         const before = fake.requests.length;
 
@@ -97,14 +103,20 @@ describe('50 canary subsets of one service at once', () => {
 
         const failures = results.filter((r) => r.outcome === 'failed');
         assert.deepEqual(failures, [], 'every subset written by its deadline');
-        const stored = fake.objects.get('destinationrules', 'bookinfo', 'reviews') as unknown as DestinationRule;
+        const stored = fake.objects.get('destinationrules', 'bookinfo', target) as unknown as DestinationRule;
         const subsets = stored.spec.subsets ?? [];
-        const expected = [...(scenario.existing ? ['v1', 'legacy'] : []), ...versions.map((v) => v.replaceAll('.', '-'))];
+        const expected = [...(scenario.existing && !scenario.companion ? ['v1', 'legacy'] : []), ...versions.map((v) => v.replaceAll('.', '-'))];
         assert.deepEqual([...subsets.map((s) => s.name)].sort(), [...expected].sort(), 'all subsets, each once');
         for (const subset of subsets.filter((s) => s.name !== 'v1' && s.name !== 'legacy')) {
           assert.deepEqual(subset, { name: subset.name, labels: { version: subset.name.replaceAll('-', '.') } });
         }
-        if (scenario.existing) {
+        if (scenario.companion) {
+          const user = fake.objects.get('destinationrules', 'bookinfo', 'reviews') as unknown as DestinationRule;
+          assert.equal(user.metadata.resourceVersion, userVersion, 'the user rule was never written');
+          assert.deepEqual(user.spec, original().spec);
+          assert.deepEqual(stored.spec.exportTo, original().spec.exportTo, 'the companion carries the user rule\'s exportTo');
+          assert.equal(results.filter((r) => r.outcome === 'created').length, 1);
+        } else if (scenario.existing) {
           const before = original();
           assert.deepEqual(subsets.slice(0, 2), before.spec.subsets, 'existing subsets kept first, with their own trafficPolicy');
           assert.deepEqual({ ...stored.spec, subsets: undefined }, { ...before.spec, subsets: undefined }, 'every other spec field kept');
@@ -116,7 +128,7 @@ describe('50 canary subsets of one service at once', () => {
         }
         for (const store of stores) {
           await waitFor('each replica cache to hold the final version', () =>
-            store.candidatesForHost('reviews.bookinfo.svc.cluster.local')[0]?.metadata.resourceVersion === stored.metadata.resourceVersion,
+            store.candidatesForHost('reviews.bookinfo.svc.cluster.local').find((r) => r.metadata.name === target)?.metadata.resourceVersion === stored.metadata.resourceVersion,
           );
         }
 

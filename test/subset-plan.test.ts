@@ -7,7 +7,8 @@ import { planSubset } from '../src/rules/subset-plan.js';
 import { defaultRuleSettings } from '../src/rules/types.js';
 import type { DestinationRule, SubsetPlan, SubsetRequest } from '../src/rules/types.js';
 
-const settings = defaultRuleSettings;
+// These are the `--subset-placement=append` tests (the old behaviour); companion placement: test/companion-plan.test.ts.
+const settings = { ...defaultRuleSettings, subsetPlacement: 'append' as const };
 const CORPUS = '/work/shared/corpus/istio-samples';
 
 /** Bookinfo's DestinationRules as `kubectl apply -n default` would store them. */

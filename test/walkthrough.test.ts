@@ -35,16 +35,18 @@ describe('standalone walkthrough over HTTPS', () => {
     assert.equal(answer.response.status?.message, 'spec.http[0].route[1]: subset "v2" of host demo4.default.svc.cluster.local is not defined; DestinationRule default/demo4 defines v1');
   });
 
-  it('mutates demo4-v2 (no template labels at all) and its subset appears in the store', async () => {
+  it('mutates demo4-v2 (no template labels at all) and its subset appears in the companion rule, the seeded one untouched', async () => {
     const body = JSON.parse(example('mutate-demo4-v2.json')) as { request: { object: Record<string, unknown> } };
     const answer = await post('/mutate', 'mutate-demo4-v2.json');
     assert.equal(answer.response.allowed, true);
     const patch = JSON.parse(Buffer.from(answer.response.patch ?? '', 'base64').toString('utf8')) as jsonpatch.Operation[];
     const patched = jsonpatch.applyPatch(body.request.object, patch).newDocument as { spec: { template: { metadata: { labels: Record<string, string> } } } };
     assert.deepEqual(patched.spec.template.metadata.labels, { app: 'demo4', version: 'v2', 'sidecar.istio.io/inject': 'true' });
-    const [rule] = server.started.store.candidatesForHost('demo4.default.svc.cluster.local');
-    assert.deepEqual(rule?.spec.subsets, [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }]);
-    assert.deepEqual(rule?.spec.trafficPolicy, { loadBalancer: { simple: 'LEAST_REQUEST' } }, 'the rest of the DestinationRule is kept');
+    const [rule, companion] = server.started.store.candidatesForHost('demo4.default.svc.cluster.local');
+    assert.deepEqual(rule?.spec.subsets, [{ name: 'v1', labels: { version: 'v1' } }], 'the seeded (user-owned) rule is not written');
+    assert.deepEqual(rule?.spec.trafficPolicy, { loadBalancer: { simple: 'LEAST_REQUEST' } });
+    assert.equal(companion?.metadata.name, 'demo4-canary-webhook');
+    assert.deepEqual(companion?.spec.subsets, [{ name: 'v2', labels: { version: 'v2' } }]);
   });
 
   it('now allows 90/10, 50/50, 100/0 (with a warning) and the header match', async () => {
@@ -63,7 +65,7 @@ describe('standalone walkthrough over HTTPS', () => {
     const weights = await post('/validate', 'validate-bad-weights-90-5.json');
     assert.equal(weights.response.status?.message, 'spec.http[0].route: weights sum to 95, must be 100');
     const missing = await post('/validate', 'validate-bad-missing-subset-v3.json');
-    assert.equal(missing.response.status?.message, 'spec.http[0].route[1]: subset "v3" of host demo4.default.svc.cluster.local is not defined; DestinationRule default/demo4 defines v1, v2');
+    assert.equal(missing.response.status?.message, 'spec.http[0].route[1]: subset "v3" of host demo4.default.svc.cluster.local is not defined; DestinationRules default/demo4, default/demo4-canary-webhook (merged) define v1, v2');
   });
 
   it('serves metrics and refuses plain HTTP on the admission port', async () => {

@@ -60,6 +60,7 @@ export function checkObjects(
       continue;
     }
     const { plan } = rules.ensureSubset(outcome.subset, item);
+    if (plan.action === 'refuse') report(item, 'error', '', plan.reason);
     for (const warning of [...outcome.warnings, ...plan.warnings]) {
       const { path, message } = splitPath(warning);
       report(item, 'warning', path, message);

@@ -6,7 +6,7 @@ import { DocumentEditor, renderObject } from '../manifests/edit.js';
 import type { ManifestObject } from '../manifests/objects.js';
 import type { SourceDocument } from '../manifests/parse.js';
 import { mutateDeployment } from '../rules/mutate.js';
-import type { JsonObject, RuleSettings } from '../rules/types.js';
+import type { DestinationRule, JsonObject, RuleSettings } from '../rules/types.js';
 import { findingAbout, formatFinding, splitPath } from './findings.js';
 import { isDeployment, isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
 import { namespaceLabelsOf } from '../manifests/namespaces.js';
@@ -22,6 +22,8 @@ export interface InjectResult {
   output: string;
   denials: string[];
   warnings: string[];
+  /** Per service host planned for: the existing rules (cluster, --with, input) the plan started from. */
+  assumed: Map<string, string[]>;
 }
 
 export function injectManifests(
@@ -29,9 +31,11 @@ export function injectManifests(
   objects: readonly ManifestObject[],
   context: readonly ManifestObject[],
   options: InjectOptions,
+  cluster?: readonly DestinationRule[],
 ): InjectResult {
   const rules = new DestinationRuleSet(options.settings);
-  // Input rules are added after `--with` ones: they are what will be applied.
+  // What the cluster holds first, then `--with`, then the input: each later source is what a later apply leaves.
+  for (const rule of cluster ?? []) rules.add(rule, 'cluster');
   for (const [items, origin] of [[context, 'with'], [objects, 'input']] as const) {
     for (const item of items.filter(isDestinationRule)) {
       const rule = toDestinationRule(item, options.namespace);
@@ -45,7 +49,7 @@ export function injectManifests(
     editors.set(document, editor);
     return editor;
   };
-  const result: InjectResult = { output: '', denials: [], warnings: [] };
+  const result: InjectResult = { output: '', denials: [], warnings: [], assumed: new Map() };
   // SPEC §2: offline mode reads Namespace objects from its input (the input's own win over --with's).
   const namespaces = namespaceLabelsOf([...context, ...objects]);
   for (const item of objects.filter(isDeployment)) {
@@ -57,7 +61,9 @@ export function injectManifests(
       continue;
     }
     editorFor(item.document).apply(item.at, item.object, outcome.mutated);
+    if (!result.assumed.has(outcome.subset.host)) result.assumed.set(outcome.subset.host, rules.existingFor(outcome.subset));
     const { plan } = rules.ensureSubset(outcome.subset, item);
+    if (plan.action === 'refuse') result.denials.push(formatFinding(findingAbout(item, namespace, 'error', '', plan.reason)));
     for (const warning of [...outcome.warnings, ...plan.warnings]) {
       const { path, message } = splitPath(warning);
       result.warnings.push(formatFinding(findingAbout(item, namespace, 'warning', path, message)));
@@ -66,9 +72,16 @@ export function injectManifests(
 
   const after = new Map<SourceDocument, RuleEntry[]>();
   for (const entry of rules.all()) {
-    if (entry.origin === 'input' && entry.source && entry.current !== entry.original) {
+    if (entry.deleted) {
+      // An apply stream cannot delete; say what the webhook would do instead.
+      result.warnings.push(`note: the webhook would delete DestinationRule ${entry.key}: user rules now define all its subsets`);
+      continue;
+    }
+    const changed = entry.current !== entry.original;
+    if (entry.origin === 'input' && entry.source && changed) {
       editorFor(entry.source.document).apply(entry.source.at, entry.original, entry.current);
-    } else if ((entry.origin === 'with' || entry.origin === 'created') && entry.firstUser) {
+    } else if ((entry.origin === 'created' || changed) && entry.origin !== 'input' && entry.firstUser) {
+      // Rules that already exist (cluster, --with) are printed only when the webhook would change them.
       after.set(entry.firstUser.document, [...(after.get(entry.firstUser.document) ?? []), entry]);
     }
   }
@@ -99,6 +112,12 @@ function renderRule(entry: RuleEntry, styleOf: SourceDocument): string {
     return editor.render();
   }
   const rule = structuredClone(entry.current) as JsonObject & { metadata: JsonObject; spec: JsonObject };
+  if (entry.origin === 'cluster') {
+    // What the API server added is not part of an apply.
+    for (const key of ['resourceVersion', 'uid', 'creationTimestamp', 'generation', 'managedFields']) delete rule.metadata[key];
+    delete rule.status;
+    return renderObject(rule, styleOf);
+  }
   const declared = entry.origin === 'with' ? entry.source?.namespace : entry.firstUser?.namespace;
   if (declared === undefined) {
     delete rule.metadata.namespace;

@@ -7,6 +7,16 @@ import { commonFlags, namespaceFrom, parseFlags, pathsFrom, settingsFrom, settin
 import { formatInputError } from './findings.js';
 import { injectManifests, type InjectOptions } from './inject-objects.js';
 import type { CliIo } from './io.js';
+import { clusterDestinationRules } from './cluster.js';
+import type { DestinationRule, RuleSettings } from '../rules/types.js';
+
+function placementFrom(values: { 'subset-placement'?: string; 'max-subsets'?: string }, settings: RuleSettings): RuleSettings {
+  const placement = values['subset-placement'] ?? settings.subsetPlacement;
+  if (placement !== 'companion' && placement !== 'append') throw new UsageError(`--subset-placement must be companion or append, got "${placement}"`);
+  const max = values['max-subsets'] === undefined ? settings.maxSubsets : Number(values['max-subsets']);
+  if (!Number.isInteger(max) || max < 1 || max > 10_000) throw new UsageError(`--max-subsets must be an integer from 1 to 10000, got "${values['max-subsets']}"`);
+  return { ...settings, subsetPlacement: placement, maxSubsets: max };
+}
 
 export const injectHelp = `Usage: canary-webhook inject -f PATH... [--with PATH...] [flags]
 
@@ -21,9 +31,20 @@ Running inject on its own output changes nothing. Namespace documents in the
 input (or --with) decide how injection is spelled, as the webhook reads the
 cluster's: nothing in an ambient or istio-injection=disabled namespace.
 
+A DestinationRule someone else owns (no app.kubernetes.io/managed-by:
+canary-webhook label) is never printed with a changed subset list: applying
+it would replace the cluster's list wholesale. The new subset goes into the
+companion rule <service>-canary-webhook instead, as the webhook does. Without
+--cluster, inject assumes the cluster holds only the DestinationRules given
+(input and --with) and says so on stderr.
+
 Flags:
   -f, --filename PATH     file, folder (read recursively) or - for stdin; repeatable
       --with PATH         DestinationRules that already exist (file or folder); repeatable
+      --cluster           start from the DestinationRules the cluster holds
+      --kubeconfig FILE   kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)
+      --subset-placement P  companion (default) or append (the old way: append to the user's rule)
+      --max-subsets N     subsets the webhook keeps in one DestinationRule (default 64)
   -n, --namespace NS      namespace of objects that name none (default "default")
   -h, --help              show this help
 ${settingsHelp}
@@ -33,18 +54,24 @@ stderr, nothing on stdout), 2 input could not be read or parsed (or bad flags).
 
 Examples:
   canary-webhook inject -f reviews-v2.yaml --with istio/destination-rules.yaml
-  canary-webhook inject -f k8s/ | kubectl apply -f -
+  canary-webhook inject -f k8s/ --cluster | kubectl apply -f -
 `;
 
 const injectFlags = {
   ...commonFlags,
   with: { type: 'string', multiple: true },
+  cluster: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
+  'subset-placement': { type: 'string' },
+  'max-subsets': { type: 'string' },
 } as const;
 
 export async function runInject(argv: readonly string[], io: CliIo): Promise<number> {
   let paths: string[];
   let withPaths: string[];
   let options: InjectOptions;
+  let cluster = false;
+  let kubeconfig: string | undefined;
   try {
     const { values, positionals } = parseFlags(argv, injectFlags);
     if (values.help) {
@@ -53,7 +80,9 @@ export async function runInject(argv: readonly string[], io: CliIo): Promise<num
     }
     paths = pathsFrom(values, positionals);
     withPaths = values.with ?? [];
-    options = { namespace: namespaceFrom(values), settings: settingsFrom(values) };
+    cluster = values.cluster === true || values.kubeconfig !== undefined;
+    kubeconfig = values.kubeconfig;
+    options = { namespace: namespaceFrom(values), settings: placementFrom(values, settingsFrom(values)) };
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`canary-webhook inject: ${error.message}\nRun 'canary-webhook inject --help' for usage.\n`);
@@ -71,8 +100,24 @@ export async function runInject(argv: readonly string[], io: CliIo): Promise<num
     return 2;
   }
 
-  const result = injectManifests(input.documents, inputObjects.objects, contextObjects.objects, options);
+  let clusterRules: DestinationRule[] | undefined;
+  if (cluster) {
+    try {
+      clusterRules = await clusterDestinationRules(kubeconfig, io.env ?? process.env);
+    } catch (error) {
+      // Printing a plan made without the cluster would be the clobbering --cluster exists to prevent.
+      io.stderr.write(`--cluster: cannot read DestinationRules from the cluster: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
+  const result = injectManifests(input.documents, inputObjects.objects, contextObjects.objects, options, clusterRules);
   for (const warning of result.warnings) io.stderr.write(`${warning}\n`);
+  if (!cluster) {
+    for (const [host, rules] of result.assumed) {
+      const which = rules.length === 0 ? 'none' : rules.join(', ');
+      io.stderr.write(`note: without --cluster, assumed the cluster holds these DestinationRules for ${host}: ${which}\n`);
+    }
+  }
   if (result.denials.length > 0) {
     for (const denial of result.denials) io.stderr.write(`${denial}\n`);
     return 1;

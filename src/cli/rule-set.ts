@@ -3,6 +3,7 @@
 // namespace/name (as a later `kubectl apply` would), plus whatever the
 // webhook would create or append for the canary Deployments seen so far.
 import type { ManifestObject } from '../manifests/objects.js';
+import { resolvedHostOf } from '../rules/hosts.js';
 import { planSubset } from '../rules/subset-plan.js';
 import type { DestinationRule, RuleSettings, SubsetPlan, SubsetRequest } from '../rules/types.js';
 
@@ -19,6 +20,8 @@ export interface RuleEntry {
   current: DestinationRule;
   /** The first canary Deployment that needed it: `inject` prints rules that are not in the input after it. */
   firstUser: ManifestObject | undefined;
+  /** The webhook would delete it (a companion whose subsets user rules now all define). */
+  deleted?: boolean;
 }
 
 export class DestinationRuleSet {
@@ -37,31 +40,46 @@ export class DestinationRuleSet {
   }
 
   rules(): DestinationRule[] {
-    return [...this.entries.values()].map((entry) => entry.current);
+    return [...this.entries.values()].filter((entry) => !entry.deleted).map((entry) => entry.current);
   }
 
   all(): RuleEntry[] {
     return [...this.entries.values()];
   }
 
-  /** Apply what the webhook would do for `user`'s subset to the working set. */
-  ensureSubset(request: SubsetRequest, user: ManifestObject): { plan: SubsetPlan; entry: RuleEntry } {
-    // The root namespace's rules go in too: a wildcard there decides the trafficPolicy a new rule copies.
-    const nearby = this.rules().filter((rule) => [request.namespace, this.settings.rootNamespace].includes(rule.metadata.namespace));
-    const plan = planSubset(request, nearby, this.settings);
+  /**
+   * Apply what the webhook would do for `user`'s subset to the working set.
+   * The planner gets every rule, the root namespace's included, as the stores'
+   * host index hands them over: the same placement offline and in a cluster.
+   */
+  ensureSubset(request: SubsetRequest, user: ManifestObject): { plan: SubsetPlan; entry: RuleEntry | undefined } {
+    const live = [...this.entries.values()].filter((entry) => !entry.deleted).map((entry) => entry.current);
+    const plan = planSubset(request, live, this.settings);
     let entry: RuleEntry | undefined;
+    if (plan.action === 'refuse') return { plan, entry: undefined };
     if (plan.action === 'create') {
       this.add(plan.destinationRule, 'created');
       entry = this.find(plan.destinationRule);
     } else if (plan.action === 'append') {
       entry = this.find(plan.original);
       if (entry) entry.current = plan.updated;
+    } else if (plan.action === 'delete') {
+      entry = this.find(plan.original);
+      if (entry) entry.deleted = true;
     } else {
       entry = this.find(plan.destinationRule);
     }
     if (!entry) throw new Error(`planSubset answered with a DestinationRule it was not given (${request.host})`);
     entry.firstUser ??= user;
     return { plan, entry };
+  }
+
+  /** `ns/name (origin)` of the rules that already exist for the request's host in its namespace. */
+  existingFor(request: SubsetRequest): string[] {
+    return [...this.entries.values()]
+      .filter((entry) => entry.origin !== 'created' && !entry.deleted && entry.current.metadata.namespace === request.namespace)
+      .filter((entry) => resolvedHostOf(entry.current, this.settings.clusterDomain) === request.host.toLowerCase())
+      .map((entry) => `${entry.key} (${entry.origin === 'with' ? '--with' : entry.origin})`);
   }
 
   private find(rule: DestinationRule): RuleEntry | undefined {

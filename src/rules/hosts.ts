@@ -1,6 +1,7 @@
 // Host resolution as Istio's control plane does it at runtime (SPEC §4), not
 // `istioctl analyze`'s exact-text matching.
 import { hostPatterns, mostSpecificPattern, wildcardLength } from './host-patterns.js';
+import { appliedSubsets } from './merge.js';
 import type { DestinationRule, RuleSettings } from './types.js';
 
 /**
@@ -221,16 +222,10 @@ export class VisibleRules {
   }
 }
 
-/** Subsets of the selected rules merged the way Istio merges same-host rules: first definition of a name wins. */
+/**
+ * Subsets of the selected rules as Istio merges same-host rules of one
+ * namespace (exportTo, workloadSelector, first name wins): src/rules/merge.ts.
+ */
 export function mergedSubsets(selected: SelectedDestinationRules): Map<string, { rule: DestinationRule; labels: Record<string, string> | undefined }> {
-  const subsets = new Map<string, { rule: DestinationRule; labels: Record<string, string> | undefined }>();
-  for (const rule of selected.rules) {
-    const list: unknown = rule.spec?.subsets;
-    for (const subset of Array.isArray(list) ? list : []) {
-      if (typeof subset !== 'object' || subset === null) continue;
-      const { name, labels } = subset as { name?: unknown; labels?: Record<string, string> };
-      if (typeof name === 'string' && name !== '' && !subsets.has(name)) subsets.set(name, { rule, labels });
-    }
-  }
-  return subsets;
+  return appliedSubsets(selected.rules);
 }

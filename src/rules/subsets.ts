@@ -3,6 +3,7 @@
 // exists instead and how to fix it.
 import { hostPatterns } from './host-patterns.js';
 import { mergedSubsets, namespaceOfHost, VisibleRules, type ResolvedRule, type SelectedDestinationRules } from './hosts.js';
+import { catchAll, consolidate, separateRuleHint } from './merge.js';
 import type { DestinationRule, Problem, RuleSettings } from './types.js';
 import { clip, singleLine } from './text.js';
 
@@ -132,7 +133,8 @@ function missingSubsetMessage(
       `create one in namespace ${show(home)} for that host with a subset named ${JSON.stringify(show(reference.subset))}${hint}`
     );
   }
-  const names = selected.rules.map(ruleName);
+  // Only the rules Istio merged into the one it applies (src/rules/merge.ts).
+  const names = (catchAll(consolidate(selected.rules))?.from ?? selected.rules).map(ruleName);
   const who = names.length === 1 ? `DestinationRule ${names[0]}` : `DestinationRules ${names.join(', ')} (merged)`;
   const where = selected.host === reference.host ? '' : ` (host ${show(selected.host)})`;
   const verb = names.length === 1 ? 'defines' : 'define';
@@ -157,6 +159,8 @@ function elsewhereHint(
   namespace: string,
   settings: Settings,
 ): string {
+  const separate = selected && separateRuleHint(selected.rules, reference.subset, ruleName);
+  if (separate) return `; ${separate}`;
   const other = definers.first(reference.host, reference.subset, new Set(selected?.rules ?? []));
   if (!other) return '';
   const name = `DestinationRule ${ruleName(other.rule)}`;

@@ -42,6 +42,10 @@ export interface RuleSettings {
   managedByValue: string;
   /** Where sidecar injection is switched on: pod template label, annotation, or both. */
   injectMode: 'label' | 'annotation' | 'both';
+  /** SPEC §2: keep webhook subsets in its own rule beside a user's (`companion`), or append to the user's rule (`append`, the old way). */
+  subsetPlacement: 'companion' | 'append';
+  /** SPEC §2 bound: subsets the webhook keeps in one DestinationRule. */
+  maxSubsets: number;
   /** SPEC §3: `sum-100` (every guide's rule) or `proportional` (Istio >= 1.15's runtime). */
   weightPolicy: WeightPolicy;
   /**
@@ -63,6 +67,8 @@ export const defaultRuleSettings: RuleSettings = Object.freeze({
   managedByLabel: 'app.kubernetes.io/managed-by',
   managedByValue: 'canary-webhook',
   injectMode: 'both',
+  subsetPlacement: 'companion',
+  maxSubsets: 64,
   weightPolicy: 'sum-100',
   istioRevision: undefined,
 });
@@ -98,7 +104,18 @@ export interface MutationContext {
 export type SubsetPlan =
   | { action: 'none'; destinationRule: DestinationRule; warnings: string[] }
   | { action: 'create'; destinationRule: DestinationRule; warnings: string[] }
-  | { action: 'append'; original: DestinationRule; updated: DestinationRule; warnings: string[] };
+  | {
+      action: 'append';
+      original: DestinationRule;
+      updated: DestinationRule;
+      warnings: string[];
+      /** The subset already exists elsewhere: this write only drops the companion's copies of subsets a user rule now defines. */
+      present?: boolean;
+    }
+  /** The companion would hold nothing a user rule does not define: remove it (the subset exists). */
+  | { action: 'delete'; original: DestinationRule; warnings: string[] }
+  /** Over `--max-subsets`: deny the Deployment with `reason`. */
+  | { action: 'refuse'; reason: string; warnings: string[] };
 
 export interface Problem {
   /** JSON path of the offending node, e.g. `spec.http[1].route`. */

@@ -32,6 +32,7 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
 
   const result = await deps.store.ensureSubset(outcome.subset, Date.now() + deps.subsetWriteTimeoutMs);
   deps.metrics.subsetEnsured(result.outcome);
+  if (result.outcome === 'refused') return { allowed: false, message: result.reason };
   if (result.outcome === 'failed') {
     const reason = `could not add subset "${outcome.subset.subsetName}" to the DestinationRule for ${outcome.subset.host}: ${result.reason}`;
     if (deps.onSubsetError === 'deny') return { allowed: false, message: `${reason} (retry the apply; the webhook retries conflicts for ${deps.subsetWriteTimeoutMs} ms)` };

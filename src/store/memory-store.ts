@@ -4,6 +4,7 @@
 import { planSubset } from '../rules/subset-plan.js';
 import type { DestinationRule, RuleSettings, SubsetRequest } from '../rules/types.js';
 import { HostIndex } from './host-index.js';
+import { planInputFor } from './plan-input.js';
 import type { DestinationRuleStore, EnsureSubsetResult } from './types.js';
 
 export class MemoryStore implements DestinationRuleStore {
@@ -29,10 +30,16 @@ export class MemoryStore implements DestinationRuleStore {
 
   async ensureSubset(request: SubsetRequest, _deadlineMs: number): Promise<EnsureSubsetResult> {
     try {
-      const plan = planSubset(request, this.index.inNamespace(request.namespace), this.settings);
+      const plan = planSubset(request, planInputFor(this.index, request), this.settings);
       switch (plan.action) {
         case 'none':
           return { outcome: 'present', destinationRule: plan.destinationRule, warnings: plan.warnings, attempts: 1 };
+        case 'refuse':
+          return { outcome: 'refused', reason: plan.reason, attempts: 1 };
+        case 'delete':
+          // The companion held only copies of subsets a user rule now defines.
+          this.index.delete(plan.original.metadata.namespace, plan.original.metadata.name);
+          return { outcome: 'present', destinationRule: plan.original, warnings: plan.warnings, attempts: 1 };
         case 'create': {
           const created = this.stamp(structuredClone(plan.destinationRule));
           this.index.upsert(created);
@@ -41,7 +48,7 @@ export class MemoryStore implements DestinationRuleStore {
         case 'append': {
           const updated = this.stamp(structuredClone(plan.updated));
           this.index.upsert(updated);
-          return { outcome: 'appended', destinationRule: updated, warnings: plan.warnings, attempts: 1 };
+          return { outcome: plan.present ? 'present' : 'appended', destinationRule: updated, warnings: plan.warnings, attempts: 1 };
         }
       }
     } catch (err) {

@@ -3,7 +3,9 @@ import type { DestinationRule, SubsetRequest } from '../rules/types.js';
 /** Result of making sure a subset exists (SPEC §2 "The DestinationRule subset"). */
 export type EnsureSubsetResult =
   | { outcome: 'present' | 'created' | 'appended'; destinationRule: DestinationRule; warnings: string[]; attempts: number }
-  | { outcome: 'failed'; reason: string; attempts: number };
+  | { outcome: 'failed'; reason: string; attempts: number }
+  /** Over a bound (`--max-subsets`): always a denial, whatever --on-subset-error says. */
+  | { outcome: 'refused'; reason: string; attempts: number };
 
 /**
  * The seam between the pure rules and where DestinationRules live: the

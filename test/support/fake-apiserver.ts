@@ -202,7 +202,7 @@ export class FakeApiServer {
       case 'PATCH':
         return present(this.objects.patch(plural, ns, name, record.contentType ?? '', body));
       case 'DELETE':
-        return present(this.objects.remove(plural, ns, name));
+        return present(this.objects.remove(plural, ns, name, body));
       default:
         return { status: 405, body: statusBody(405, 'MethodNotAllowed', `${method} not allowed`) };
     }

@@ -121,9 +121,12 @@ export class FakeObjects {
     return this.replace(plural, current, patched);
   }
 
-  remove(plural: string, namespace: string, name: string): Result {
+  remove(plural: string, namespace: string, name: string, body?: unknown): Result {
     const current = this.bucket(plural).get(`${namespace}/${name}`);
     if (!current) return this.notFound(plural, name);
+    // DeleteOptions.preconditions, as the API server checks them.
+    const wanted = isObj(body) && isObj(body.preconditions) ? body.preconditions.resourceVersion : undefined;
+    if (wanted !== undefined && wanted !== current.metadata!.resourceVersion) return this.conflict(plural, name);
     return { status: 200, body: this.commit('DELETED', plural, clone(current)) };
   }
 

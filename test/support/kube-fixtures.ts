@@ -4,7 +4,14 @@ import { pino, type Logger } from 'pino';
 import { Writable } from 'node:stream';
 import { defaultRuleSettings, type DestinationRule, type SubsetRequest } from '../../src/rules/types.js';
 
-export const settings = defaultRuleSettings;
+/**
+ * The store tests below exercise writes, conflicts and caches with
+ * `--subset-placement=append` (the old behaviour, kept as a mode); the
+ * companion placement has its own tests (test/companion-*.test.ts).
+ */
+export const settings = { ...defaultRuleSettings, subsetPlacement: 'append' as const };
+/** The shipped defaults: companion placement. */
+export const companionSettings = defaultRuleSettings;
 
 /** A pino logger that writes nowhere but remembers each line (as parsed JSON). */
 export function memoryLogger(level: pino.Level = 'debug'): { logger: Logger; lines: Array<Record<string, unknown>> } {

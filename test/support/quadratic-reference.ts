@@ -1,8 +1,10 @@
 // The selection and subset check as they were before issue 10 (commit
-// 5e953ba): quadratic, but a direct transcription of SPEC §4. Kept only as a
-// test oracle: the bounded versions must give the same answers and texts.
-// Resolution, visibility and merging are imported, so they stay in step.
+// 5e953ba, with the merge rules of issue 11): quadratic, but a direct
+// transcription of SPEC §4. Kept only as a test oracle: the bounded versions
+// must give the same answers and texts. Resolution, visibility and merging
+// are imported, so they stay in step.
 import { hostMatches, isVisibleTo, mergedSubsets, namespaceOfHost, resolvedHostOf, type SelectedDestinationRules } from '../../src/rules/hosts.js';
+import { catchAll, consolidate, separateRuleHint } from '../../src/rules/merge.js';
 import type { SubsetReference } from '../../src/rules/subsets.js';
 import { clip, singleLine } from '../../src/rules/text.js';
 import type { DestinationRule, Problem, RuleSettings } from '../../src/rules/types.js';
@@ -121,7 +123,8 @@ function missingSubsetMessage(
       `create one in namespace ${show(home)} for that host with a subset named ${JSON.stringify(show(reference.subset))}${hint}`
     );
   }
-  const names = selected.rules.map(ruleName);
+  // Only the rules Istio merged into the one it applies (src/rules/merge.ts).
+  const names = (catchAll(consolidate(selected.rules))?.from ?? selected.rules).map(ruleName);
   const who = names.length === 1 ? `DestinationRule ${names[0]}` : `DestinationRules ${names.join(', ')} (merged)`;
   const where = selected.host === reference.host ? '' : ` (host ${show(selected.host)})`;
   const verb = names.length === 1 ? 'defines' : 'define';
@@ -147,6 +150,8 @@ function elsewhereHint(
   namespace: string,
   settings: Settings,
 ): string {
+  const separate = selected && separateRuleHint(selected.rules, reference.subset, ruleName);
+  if (separate) return `; ${separate}`;
   const chosen = new Set(selected?.rules ?? []);
   const other = candidates.find(
     (rule) =>

@@ -90,6 +90,14 @@ export class DestinationRuleClient {
     return this.require(patched);
   }
 
+  /** Delete, only if the object is still at `resourceVersion` (409 otherwise). */
+  async delete(namespace: string, name: string, resourceVersion: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    await this.api.deleteNamespacedCustomObject(
+      { group: ISTIO_GROUP, version: this.version, namespace, plural: DESTINATION_RULES, name, body: { preconditions: { resourceVersion } } },
+      requestOptions(timeoutMs, undefined, signal, this.agents),
+    );
+  }
+
   /** Close the pooled API connections. */
   close(): void {
     this.agents.close();

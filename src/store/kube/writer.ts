@@ -1,7 +1,9 @@
-// Conflict-safe subset writes (SPEC §2): read the namespace's rules from the
-// API server, plan, then create (POST) or JSON Patch whose first op tests
-// /metadata/resourceVersion. A conflict (409, 422 from the failed test, 404
-// for a rule deleted meanwhile) means someone else wrote first: re-read and
+// Conflict-safe subset writes (SPEC §2): plan from the watch-fed cache, then
+// create (POST) or JSON Patch whose first op tests /metadata/resourceVersion
+// (or delete a companion with a resourceVersion precondition): one API call
+// per new subset on the happy path. A conflict (409, 422 from the failed
+// test, 404 for a rule deleted meanwhile) means the cache was behind or
+// someone else wrote first: only then re-list the namespace, re-plan and
 // retry with jittered backoff until the deadline. No update can be lost: a
 // patch applies only to the exact version it was computed from.
 //
@@ -15,12 +17,14 @@ import { diffPatch, type Operation } from '../../rules/patch.js';
 import { planSubset } from '../../rules/subset-plan.js';
 import type { DestinationRule, RuleSettings, SubsetRequest } from '../../rules/types.js';
 import type { HostIndex } from '../host-index.js';
+import { planInputFor } from '../plan-input.js';
+import type { PlanInput } from '../../rules/subset-plan.js';
 import type { EnsureSubsetResult } from '../types.js';
 import type { DestinationRuleCache } from './cache.js';
 import { describeError, httpStatusOf, type DestinationRuleClient } from './client.js';
 import { backoffDelay, Sleeper } from './retry.js';
 
-export type WriteResult = 'created' | 'appended' | 'present' | 'conflict' | 'error';
+export type WriteResult = 'created' | 'appended' | 'deleted' | 'present' | 'conflict' | 'error';
 
 export interface SubsetWriteRetry {
   /** Ceiling of the first retry delay (full jitter below it); default 10 ms. */
@@ -58,11 +62,14 @@ interface Entry {
 interface Group {
   key: string;
   original: DestinationRule | undefined;
-  final: DestinationRule;
+  /** null: delete the original (a companion left with nothing of its own). */
+  final: DestinationRule | null;
   answers: Array<{ entry: Entry; outcome: 'created' | 'appended' | 'present'; warnings: string[] }>;
 }
 
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+/** How long a conflict makes a namespace's writes read first. */
+const CONTENTION_MEMORY_MS = 2_000;
 const keyOf = (rule: DestinationRule): string => `${rule.metadata.namespace}/${rule.metadata.name}`;
 
 export class SubsetWriter {
@@ -70,6 +77,12 @@ export class SubsetWriter {
   private readonly sleeper = new Sleeper();
   private readonly retry: Required<SubsetWriteRetry>;
   private readonly live = new Set<Entry>();
+  /**
+   * Namespaces whose last write conflicted, until when: another writer (a
+   * second replica) is active there, so the cache is likely behind and the
+   * next batch reads first, as a conflict would make it do anyway.
+   */
+  private readonly contended = new Map<string, number>();
   /** Aborts requests in flight on close. */
   private readonly stopSignal = new AbortController();
   private closed = false;
@@ -80,12 +93,13 @@ export class SubsetWriter {
 
   async ensureSubset(request: SubsetRequest, deadlineMs: number): Promise<EnsureSubsetResult> {
     try {
-      const plan = planSubset(request, this.options.index.inNamespace(request.namespace), this.options.settings);
+      const plan = planSubset(request, planInputFor(this.options.index, request), this.options.settings);
       if (plan.action === 'none' && plan.warnings.length === 0) {
         // The cache already shows the subset with the same labels: no API call.
         this.options.onWrite?.('present');
         return { outcome: 'present', destinationRule: plan.destinationRule, warnings: [], attempts: 0 };
       }
+      if (plan.action === 'refuse') return { outcome: 'refused', reason: plan.reason, attempts: 0 };
     } catch (err) {
       return { outcome: 'failed', reason: `subset ${request.subsetName} of ${request.host}: ${describeError(err)}`, attempts: 0 };
     }
@@ -105,6 +119,13 @@ export class SubsetWriter {
       if (!this.retry.serialize) void this.run([entry], true);
       else this.enqueue(`${request.namespace}/${request.host}`, entry);
     });
+  }
+
+  private markContended(namespace: string): void {
+    const now = Date.now();
+    // Bounded: namespaces come from admission requests.
+    if (this.contended.size >= 1_000) for (const [key, until] of this.contended) if (until <= now) this.contended.delete(key);
+    if (this.contended.size < 1_000) this.contended.set(namespace, now + CONTENTION_MEMORY_MS);
   }
 
   /** Answer every waiting request as failed and cut retry sleeps short. */
@@ -137,6 +158,8 @@ export class SubsetWriter {
     const { client, cache, settings } = this.options;
     const namespace = entries[0]!.request.namespace;
     let lastProblem = '';
+    // Before the first full list the cache knows nothing, and under contention it lags: read first then.
+    let relist = !cache.isSynced() || (this.contended.get(namespace) ?? 0) > Date.now();
     const rejectedAt = new Map<string, string | undefined>();
     try {
       for (let round = 0; ; round++) {
@@ -152,19 +175,21 @@ export class SubsetWriter {
           return;
         }
         live.forEach((entry) => (entry.attempts += 1));
-        let items: DestinationRule[];
-        try {
-          const listed = await client.list(namespace, timeoutMs, this.stopSignal.signal);
-          cache.replaceNamespace(namespace, listed.items, listed.resourceVersion);
-          items = listed.items;
-        } catch (err) {
-          lastProblem = `reading DestinationRules of ${namespace}: ${describeError(err)}`;
-          live.forEach((entry) => (entry.problem = lastProblem));
-          if (isRetryable(httpStatusOf(err))) continue;
-          for (const entry of live) entry.settle(this.failure(entry, lastProblem + hint(err)));
-          return;
+        if (relist) {
+          // Only after a conflict: the cache was behind, so read the namespace as it is now.
+          try {
+            const listed = await client.list(namespace, timeoutMs, this.stopSignal.signal);
+            cache.replaceNamespace(namespace, listed.items, listed.resourceVersion);
+            relist = false;
+          } catch (err) {
+            lastProblem = `reading DestinationRules of ${namespace}: ${describeError(err)}`;
+            live.forEach((entry) => (entry.problem = lastProblem));
+            if (isRetryable(httpStatusOf(err))) continue;
+            for (const entry of live) entry.settle(this.failure(entry, lastProblem + hint(err)));
+            return;
+          }
         }
-        const groups = this.plan(live, items, settings);
+        const groups = this.plan(live, settings);
         let again = false;
         for (const group of groups) {
           const outcome = await this.write(group, timeoutMs, rejectedAt, mayGroup);
@@ -172,6 +197,10 @@ export class SubsetWriter {
             lastProblem = outcome.problem;
             group.answers.forEach(({ entry }) => (entry.problem = outcome.problem));
             again = true;
+            if (outcome.conflict) {
+              relist = true;
+              this.markContended(namespace);
+            }
           }
         }
         if (!again) return;
@@ -181,12 +210,19 @@ export class SubsetWriter {
     }
   }
 
-  /** Plan every entry onto one evolving copy of the namespace; answer at once those with nothing to do. */
-  private plan(live: Entry[], items: DestinationRule[], settings: RuleSettings): Group[] {
-    let rules = items.slice();
+  /**
+   * Plan every entry onto one evolving copy of the cached rules (the ones
+   * this round writes overlay the cache); answer at once those with nothing to do.
+   */
+  private plan(live: Entry[], settings: RuleSettings): Group[] {
+    const overlay = new Map<string, DestinationRule | null>();
     const groups = new Map<string, Group>();
     for (const entry of live) {
-      const plan = planSubset(entry.request, rules, settings);
+      const plan = planSubset(entry.request, this.inputWith(overlay, entry.request), settings);
+      if (plan.action === 'refuse') {
+        entry.settle({ outcome: 'refused', reason: plan.reason, attempts: entry.attempts });
+        continue;
+      }
       if (plan.action === 'none') {
         const group = groups.get(keyOf(plan.destinationRule));
         // Present only in a copy this round has yet to write: answered with that write.
@@ -197,22 +233,38 @@ export class SubsetWriter {
         }
         continue;
       }
-      const next = plan.action === 'create' ? plan.destinationRule : plan.updated;
-      const key = keyOf(next);
-      const group = groups.get(key) ?? { key, original: plan.action === 'append' ? plan.original : undefined, final: next, answers: [] };
+      const next = plan.action === 'create' ? plan.destinationRule : plan.action === 'append' ? plan.updated : null;
+      const key = keyOf(plan.action === 'create' ? plan.destinationRule : plan.original);
+      const outcome = plan.action === 'create' ? 'created' : plan.action === 'append' && !plan.present ? 'appended' : 'present';
+      const group = groups.get(key) ?? { key, original: plan.action === 'create' ? undefined : plan.original, final: next, answers: [] };
       group.final = next;
-      group.answers.push({ entry, outcome: plan.action === 'create' ? 'created' : 'appended', warnings: plan.warnings });
+      group.answers.push({ entry, outcome, warnings: plan.warnings });
       groups.set(key, group);
-      rules = [...rules.filter((rule) => keyOf(rule) !== key), next];
+      overlay.set(key, next);
     }
     return [...groups.values()];
   }
 
+  /** The planner's view: the cache, with this round's pending writes laid over it. */
+  private inputWith(overlay: ReadonlyMap<string, DestinationRule | null>, request: SubsetRequest): PlanInput {
+    const { index } = this.options;
+    const base = planInputFor(index, request);
+    if (overlay.size === 0) return base;
+    const pending = [...overlay.values()].filter((rule): rule is DestinationRule => rule !== null);
+    return {
+      candidates: [...base.candidates.filter((rule) => !overlay.has(keyOf(rule))), ...pending],
+      isNameTaken: (name) => {
+        const key = `${request.namespace}/${name}`;
+        return overlay.has(key) ? overlay.get(key) !== null : base.isNameTaken(name);
+      },
+    };
+  }
+
   /** One create or patch; answers the group's entries unless the round must be retried. */
-  private async write(group: Group, timeoutMs: number, rejectedAt: Map<string, string | undefined>, mayGroup: boolean): Promise<{ retry: false } | { retry: true; problem: string }> {
-    const { client, cache, onWrite, logger } = this.options;
+  private async write(group: Group, timeoutMs: number, rejectedAt: Map<string, string | undefined>, mayGroup: boolean): Promise<{ retry: false } | { retry: true; problem: string; conflict: boolean }> {
+    const { client, cache, onWrite, logger, index } = this.options;
     const version = group.original?.metadata.resourceVersion;
-    const verb = group.original ? 'patching' : 'creating';
+    const verb = !group.original ? 'creating' : group.final ? 'patching' : 'deleting';
     const entries = group.answers.map((a) => a.entry);
     if (entries.every((entry) => entry.settled)) return { retry: false }; // all past their deadline: do not write for nobody
     if (group.original && !version) return this.give(entries, `DestinationRule ${group.key} as read has no resourceVersion`);
@@ -221,9 +273,19 @@ export class SubsetWriter {
       return this.giveUpOrSplit(group, `the API server rejected the patch of ${group.key}`, mayGroup);
     }
     try {
+      if (group.original && !group.final) {
+        const { namespace, name } = group.original.metadata;
+        await client.delete(namespace, name, version!, timeoutMs, this.stopSignal.signal);
+        index.delete(namespace, name);
+        onWrite?.('deleted');
+        logger.info({ destinationRule: group.key, verb }, 'companion DestinationRule deleted: user rules define all its subsets');
+        for (const { entry, warnings } of group.answers) entry.settle({ outcome: 'present', destinationRule: group.original, warnings, attempts: entry.attempts });
+        return { retry: false };
+      }
+      const final = group.final!;
       const written = group.original
-        ? await client.jsonPatch(group.original.metadata.namespace, group.original.metadata.name, patchOf(group.original, group.final), timeoutMs, this.stopSignal.signal)
-        : await client.create(group.final, timeoutMs, this.stopSignal.signal);
+        ? await client.jsonPatch(group.original.metadata.namespace, group.original.metadata.name, patchOf(group.original, final), timeoutMs, this.stopSignal.signal)
+        : await client.create(final, timeoutMs, this.stopSignal.signal);
       cache.observe(written);
       onWrite?.(group.original ? 'appended' : 'created');
       logger.info({ destinationRule: group.key, subsets: group.answers.map((a) => a.entry.request.subsetName), verb }, 'DestinationRule subsets written');
@@ -237,7 +299,7 @@ export class SubsetWriter {
       if (status === 422) rejectedAt.set(group.key, version);
       if (conflict || isRetryable(status)) {
         logger.debug({ destinationRule: group.key, problem }, 'DestinationRule write will be retried');
-        return { retry: true, problem };
+        return { retry: true, problem, conflict };
       }
       return status === 401 || status === 403 ? this.give(entries, problem + hint(err)) : this.giveUpOrSplit(group, problem, mayGroup);
     }
@@ -273,5 +335,5 @@ function isRetryable(status: number | undefined): boolean {
 
 function hint(err: unknown): string {
   const status = httpStatusOf(err);
-  return status === 401 || status === 403 ? ' (the service account needs get/list/create/patch on destinationrules.networking.istio.io)' : '';
+  return status === 401 || status === 403 ? ' (the service account needs get/list/create/patch/delete on destinationrules.networking.istio.io)' : '';
 }
