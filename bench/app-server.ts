@@ -13,6 +13,8 @@ export interface AppServerArgs {
   /** Kubernetes store against this kubeconfig, or the memory store seeded from seedDir. */
   kubeconfigPath?: string;
   seedDir?: string;
+  /** More `serve` flags (bench/readiness.ts: --ready-policy). */
+  extraFlags?: string[];
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as AppServerArgs;
@@ -20,6 +22,7 @@ const startedAt = performance.now();
 const flags = ['--port', '0', '--bind-address', '127.0.0.1', '--tls-cert', args.certPath, '--tls-key', args.keyPath];
 if (args.kubeconfigPath) flags.push('--kubeconfig', args.kubeconfigPath);
 else flags.push('--standalone', ...(args.seedDir ? ['--seed-dir', args.seedDir] : []));
+flags.push(...(args.extraFlags ?? []));
 const config = parseServeConfig(flags, {});
 // Exactly the logger startServer builds (BENCH_LOG=sync|async|silent: experiments only).
 const experiment = process.env.BENCH_LOG;

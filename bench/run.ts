@@ -18,6 +18,8 @@ import { FakeApiServer } from '../test/support/fake-apiserver.js';
 import { NAMESPACE, deploymentCreate, deploymentUpdate, destinationRules, virtualServiceReview, writeTemplate } from './bodies.js';
 import type { LoadConfig, LoadRequest, LoadResult } from './load.js';
 import type { AppServerArgs } from './app-server.js';
+import type { GuardRow } from './guard.js';
+import { runReadinessBench } from './readiness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: dist/bench → ../.., bench (tsx) → .. */
@@ -383,6 +385,15 @@ async function main(): Promise<void> {
   await stopServer(app);
   await api?.stop();
 
+  // The readiness check's cost (bench/readiness.ts): validate-allow @10, check on (pods cached) vs off.
+  if (kubeStoreAvailable && (!SCENARIOS || SCENARIOS.includes('readiness'))) {
+    const ready = await runReadinessBench({ rounds: ROUNDS, durationSec: DURATION, warmupSec: WARMUP });
+    for (const r of ready.rows) rows.push({ scenario: r.scenario, connections: String(r.connections), rps: r.rps, p50: r.p50Ms, p99: r.p99Ms, cpuUs: r.cpuUsPerRequest, note: [r.rpsRatio === undefined ? '' : `${fmt(r.rpsRatio)}× off req/s`, r.note].filter(Boolean).join('; ') });
+    checks.push({ target: 'validate-allow @10 with the readiness check on (pods cached) ≥ 0.9× off', measured: `${fmt(ready.ratio, 3)}×`, met: ready.ratio >= 0.9 });
+    notes.push(`Readiness check (bench/readiness.ts): in-process CPU per review ${fmt(ready.inProcess.offUs, 1)} µs off, ${fmt(ready.inProcess.onUs, 1)} µs on (pods cached); the HTTP req/s ratio is the median of ABBA rounds and moves with the machine's noise.`);
+    log(`readiness: on/off ${fmt(ready.ratio, 3)}× req/s, ${ready.podLists} pod lists, in-process ${fmt(ready.inProcess.offUs, 1)} → ${fmt(ready.inProcess.onUs, 1)} µs/review`);
+  }
+
   // Pure rules, in-process on one core.
   {
     const [command, argv] = nodeCommand(SERVER_CPU, [join(here, 'rules.js'), String(RULES_SECONDS)]);
@@ -394,6 +405,20 @@ async function main(): Promise<void> {
     checks.push({ target: 'pure rules ≥ 20,000 mutations/s (one core)', measured: `${fmtInt(pure.mutations.opsPerSec)}/s`, met: pure.mutations.opsPerSec >= 20_000 });
     checks.push({ target: 'pure rules ≥ 20,000 validations/s (one core)', measured: `${fmtInt(pure.validations.opsPerSec)}/s`, met: pure.validations.opsPerSec >= 20_000 });
     log(`pure rules: ${fmtInt(pure.mutations.opsPerSec)} mutations/s, ${fmtInt(pure.validations.opsPerSec)} validations/s`);
+  }
+
+  // The guard (bench/guard.ts): a DestinationRule UPDATE review, in-process, 10 to 10,000 VirtualServices cached.
+  {
+    const [command, argv] = nodeCommand(SERVER_CPU, [join(here, 'guard.js'), String(RULES_SECONDS), '--json']);
+    const out = spawnSync(command, argv, { encoding: 'utf8' });
+    if (out.status !== 0) throw new Error(`guard benchmark failed: ${out.stderr}`);
+    const guard = JSON.parse(out.stdout) as GuardRow[];
+    for (const row of guard) {
+      rows.push({ scenario: `guard: DestinationRule UPDATE, ${fmtInt(row.virtualServices)} VirtualServices cached (${row.verdict})`, connections: 'in-process', rps: row.reviews / RULES_SECONDS, p50: row.p50Ms, p99: row.p99Ms, cpuUs: row.cpuMsPerReview * 1000, note: '10 route to the host' });
+    }
+    const worst = Math.max(...guard.map((row) => row.p50Ms));
+    checks.push({ target: 'guard review p50 ≤ 2 ms, 10 to 10,000 VirtualServices', measured: `${fmt(worst, 3)} ms worst p50`, met: worst <= 2 });
+    log(`guard: worst p50 ${fmt(worst, 3)} ms over ${guard.length} points`);
   }
 
   // Scale: the validate-allow scenario with 10, 1,000, 10,000 DestinationRules cached.

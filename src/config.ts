@@ -30,6 +30,12 @@ export interface ServeConfig {
   shutdownGraceMs: number;
   watchSilenceTimeoutMs: number;
   certReloadIntervalMs: number;
+  /** What the guard does with a change that would leave a route to nothing (SPEC §9). */
+  guardMode: 'deny' | 'warn' | 'off';
+  /** SPEC §10 readiness reads: distinct subsets per review, the check's budget from the review's start, answer reuse. */
+  maxReadyReads: number;
+  readyTimeoutMs: number;
+  readyCacheTtlMs: number;
 }
 
 interface FlagSpec {
@@ -65,9 +71,14 @@ export const serveFlags: Record<string, FlagSpec> = {
   'request-timeout-ms': { env: 'CANARY_WEBHOOK_REQUEST_TIMEOUT_MS', type: 'string', help: 'cut off clients that dribble a body (default 30000)' },
   'shutdown-grace-ms': { env: 'CANARY_WEBHOOK_SHUTDOWN_GRACE_MS', type: 'string', help: 'on SIGTERM, how long in-flight reviews may take (default 20000)' },
   'watch-silence-timeout-ms': { env: 'CANARY_WEBHOOK_WATCH_SILENCE_TIMEOUT_MS', type: 'string', help: 'restart a DestinationRule watch silent this long (default 300000)' },
+  guard: { env: 'CANARY_WEBHOOK_GUARD', type: 'string', help: 'deny|warn|off: DestinationRule edits and Deployment deletes that break a route (default deny)' },
   'cert-reload-interval-ms': { env: 'CANARY_WEBHOOK_CERT_RELOAD_INTERVAL_MS', type: 'string', help: 'how often certificate files are re-checked besides fs events (default 10000)' },
   'subset-placement': { env: 'CANARY_WEBHOOK_SUBSET_PLACEMENT', type: 'string', help: 'companion: subsets beside a user-owned DestinationRule go in <service>-canary-webhook; append: into the user\'s rule (default companion)' },
   'max-subsets': { env: 'CANARY_WEBHOOK_MAX_SUBSETS', type: 'string', help: 'subsets the webhook keeps in one DestinationRule; past it the Deployment is denied (default 64)' },
+  'ready-policy': { env: 'CANARY_WEBHOOK_READY_POLICY', type: 'string', help: 'warn|deny|off when a routed subset selects no ready pod (default warn)' },
+  'max-ready-reads': { env: 'CANARY_WEBHOOK_MAX_READY_READS', type: 'string', help: 'subsets whose pods are looked up per review (default 10)' },
+  'ready-timeout-ms': { env: 'CANARY_WEBHOOK_READY_TIMEOUT_MS', type: 'string', help: 'readiness check budget from the review\'s start; past it the check is skipped (default 1500)' },
+  'ready-cache-ttl-ms': { env: 'CANARY_WEBHOOK_READY_CACHE_TTL_MS', type: 'string', help: 'how long a pod count or Service selector is reused (default 2000)' },
 };
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -144,6 +155,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       maxSubsets: integer('max-subsets', defaultRuleSettings.maxSubsets, 1, 10_000),
       weightPolicy: oneOf('weight-policy', WEIGHT_POLICIES, defaultRuleSettings.weightPolicy),
       istioRevision: istioRevision(read('istio-revision')),
+      readyPolicy: oneOf('ready-policy', ['warn', 'deny', 'off'], defaultRuleSettings.readyPolicy),
     },
     onSubsetError: oneOf('on-subset-error', ['deny', 'warn'], 'deny'),
     subsetWriteTimeoutMs,
@@ -154,6 +166,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     shutdownGraceMs: integer('shutdown-grace-ms', 20_000, 0, 600_000),
     watchSilenceTimeoutMs: integer('watch-silence-timeout-ms', 300_000, 1_000, 3_600_000),
     certReloadIntervalMs: integer('cert-reload-interval-ms', 10_000, 100, 3_600_000),
+    guardMode: oneOf('guard', ['deny', 'warn', 'off'], 'deny'),
+    maxReadyReads: integer('max-ready-reads', 10, 0, 100),
+    // Under the shipped 5 s webhook timeout, with room for the DestinationRule re-read.
+    readyTimeoutMs: integer('ready-timeout-ms', 1_500, 50, 10_000),
+    readyCacheTtlMs: integer('ready-cache-ttl-ms', 2_000, 0, 60_000),
   };
 }
 

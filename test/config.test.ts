@@ -69,3 +69,21 @@ describe('serve configuration', () => {
     }
   });
 });
+
+describe('readiness flags (SPEC §10)', () => {
+  it('default to warn, 10 subsets per review, a budget under the webhook timeout', () => {
+    const config = parseServeConfig([], {});
+    assert.equal(config.settings.readyPolicy, 'warn');
+    assert.equal(config.maxReadyReads, 10);
+    assert.ok(config.readyTimeoutMs < 5_000, 'the readiness budget stays under the shipped 5 s webhook timeout');
+    assert.equal(config.readyCacheTtlMs, 2_000);
+  });
+
+  it('read flags and environment variables, and reject bad values naming the flag', () => {
+    const config = parseServeConfig(['--ready-policy', 'deny', '--max-ready-reads', '0'], { CANARY_WEBHOOK_READY_TIMEOUT_MS: '500', CANARY_WEBHOOK_READY_CACHE_TTL_MS: '0' });
+    assert.deepEqual([config.settings.readyPolicy, config.maxReadyReads, config.readyTimeoutMs, config.readyCacheTtlMs], ['deny', 0, 500, 0]);
+    assert.throws(() => parseServeConfig(['--ready-policy', 'strict'], {}), /--ready-policy must be one of warn, deny, off/);
+    assert.throws(() => parseServeConfig(['--max-ready-reads', '1000'], {}), /--max-ready-reads must be an integer from 0 to 100/);
+    assert.throws(() => parseServeConfig(['--ready-timeout-ms', '10'], {}), /--ready-timeout-ms must be an integer/);
+  });
+});

@@ -121,6 +121,11 @@ function flagValue(args: readonly string[], flag: string): string {
 const expectedRbac = [
   ['networking.istio.io', 'destinationrules', ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete']],
   ['networking.istio.io', 'virtualservices', ['get', 'list', 'watch']],
+  ['', 'namespaces', ['get', 'list', 'watch']],
+  ['apps', 'deployments', ['list']],
+  // Readiness (SPEC §10): label-selected pod lists and the Service's selector; no watch, no writes.
+  ['', 'pods', ['list']],
+  ['', 'services', ['get']],
 ] as const;
 
 function permissionSet(rules: PolicyRule[]): string[] {
@@ -171,6 +176,7 @@ describe('deploy/base', () => {
       'ValidatingAdmissionPolicy',
       'ValidatingAdmissionPolicyBinding',
       'ValidatingAdmissionPolicyBinding',
+      'ValidatingWebhookConfiguration',
       'ValidatingWebhookConfiguration',
     ]);
     assert.equal(find<object>(base, 'Namespace').metadata.name, namespace);
@@ -288,7 +294,7 @@ describe('deploy/base', () => {
     }
   });
 
-  test('RBAC grants exactly the DestinationRule and VirtualService verbs, to the Deployment\'s ServiceAccount', () => {
+  test('RBAC grants exactly the DestinationRule, VirtualService, pod list and Service get verbs, to the Deployment\'s ServiceAccount', () => {
     const role = find<{ rules: PolicyRule[] }>(base, 'ClusterRole', 'canary-webhook');
     assert.equal(base.filter((manifest) => manifest.kind === 'Role' || manifest.kind === 'ClusterRole').length, 1);
     const expected = permissionSet(expectedRbac.map(([group, resource, verbs]) => ({ apiGroups: [group], resources: [resource], verbs: [...verbs] })));
@@ -354,6 +360,27 @@ describe('deploy/base', () => {
     // Ignore: an outage must not block the VirtualService edit that rolls a canary back (README, "What the manifests choose").
     assert.equal(webhook.failurePolicy, 'Ignore');
   });
+
+  test('the guard sends DestinationRule UPDATE/DELETE and opted-in Deployment UPDATE/DELETE to /guard, failing open', () => {
+    const configuration = find<WebhookConfiguration>(base, 'ValidatingWebhookConfiguration', 'canary-webhook-guard');
+    assert.equal(configuration.webhooks.length, 2);
+    const [rules, deployments] = configuration.webhooks as [Webhook, Webhook];
+    for (const webhook of [rules, deployments]) {
+      assertCallsTheService(webhook, routes.guard);
+      assert.equal(webhook.sideEffects, 'None');
+      assert.equal(webhook.failurePolicy, 'Ignore', 'the guard never blocks a repair during an outage (SPEC §9)');
+    }
+    assert.equal(rules.rules.length, 1);
+    assert.deepEqual(rules.rules[0]!.apiGroups, ['networking.istio.io']);
+    assert.deepEqual([...rules.rules[0]!.apiVersions].sort(), ['v1', 'v1alpha3', 'v1beta1']);
+    assert.deepEqual(rules.rules[0]!.resources, ['destinationrules']);
+    assert.deepEqual([...rules.rules[0]!.operations].sort(), ['DELETE', 'UPDATE']);
+    assert.equal(rules.objectSelector, undefined, 'every DestinationRule, the user\'s and the companion');
+    assert.deepEqual(deployments.rules, [
+      { apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments'], operations: ['UPDATE', 'DELETE'], scope: 'Namespaced' },
+    ]);
+    assert.deepEqual(deployments.objectSelector, { matchLabels: { 'canary-webhook/enabled': 'true' } });
+  });
 });
 
 describe('deploy/base: the weight policy', () => {
@@ -410,10 +437,10 @@ describe('deploy/overlays/cert-manager', () => {
     assert.equal(caCertificate?.spec.isCA, true);
   });
 
-  test('both webhook configurations get their caBundle injected from that Certificate', () => {
-    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
-      const configuration = find<WebhookConfiguration>(certManager, kind, 'canary-webhook');
-      assert.equal(configuration.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${namespace}/canary-webhook-tls`, kind);
+  test('every webhook configuration gets its caBundle injected from that Certificate', () => {
+    for (const [kind, name] of [['MutatingWebhookConfiguration', 'canary-webhook'], ['ValidatingWebhookConfiguration', 'canary-webhook'], ['ValidatingWebhookConfiguration', 'canary-webhook-guard']] as const) {
+      const configuration = find<WebhookConfiguration>(certManager, kind, name);
+      assert.equal(configuration.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${namespace}/canary-webhook-tls`, `${kind}/${name}`);
     }
   });
 });
@@ -449,6 +476,9 @@ describe('the overlay `make deploy` generates', () => {
       const webhook = onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'));
       assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, kind);
     }
+    for (const webhook of find<WebhookConfiguration>(rendered, 'ValidatingWebhookConfiguration', 'canary-webhook-guard').webhooks) {
+      assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, webhook.name);
+    }
     const secret = find<{ type: string; data: Record<string, string> }>(rendered, 'Secret', 'canary-webhook-tls');
     assert.equal(secret.metadata.namespace, namespace);
     assert.equal(secret.type, 'kubernetes.io/tls');
@@ -465,8 +495,11 @@ describe('the overlay `make deploy` generates', () => {
     for (const manifest of rendered) {
       if (manifest.metadata.namespace !== undefined) assert.equal(manifest.metadata.namespace, 'team-a', `${manifest.kind}/${manifest.metadata.name}`);
     }
-    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
-      const webhook = onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'));
+    const webhooks = [
+      ...['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].map((kind) => onlyWebhook(find<WebhookConfiguration>(rendered, kind, 'canary-webhook'))),
+      ...find<WebhookConfiguration>(rendered, 'ValidatingWebhookConfiguration', 'canary-webhook-guard').webhooks,
+    ];
+    for (const webhook of webhooks) {
       assert.equal(webhook.clientConfig.service?.namespace, 'team-a');
       assert.deepEqual(webhook.namespaceSelector?.matchExpressions?.[0]?.values, ['kube-system', 'team-a']);
     }

@@ -2,17 +2,21 @@
 // instead of AdmissionReviews.
 import type { ManifestObject } from '../manifests/objects.js';
 import { mutateDeployment } from '../rules/mutate.js';
-import type { RuleSettings } from '../rules/types.js';
+import type { DestinationRule, RuleSettings } from '../rules/types.js';
 import { validateVirtualService } from '../rules/validate.js';
 import { findingAbout, splitPath, type Finding, type Severity } from './findings.js';
 import { isDeployment, isDestinationRule, isVirtualService, toDestinationRule } from '../manifests/kinds.js';
 import { namespaceLabelsOf } from '../manifests/namespaces.js';
 import type { DestinationRuleSet } from './rule-set.js';
+import { breakageFindings, type ClusterState } from './check-guard.js';
+import { InputWorkloads, isService } from './check-readiness.js';
 
 export interface CheckOptions {
   /** Namespace of objects that name none. */
   namespace: string;
   settings: RuleSettings;
+  /** With `--cluster`: input DestinationRules that would break the cluster's VirtualServices are errors. */
+  cluster?: ClusterState;
 }
 
 export interface CheckCounts {
@@ -32,12 +36,14 @@ export function checkObjects(
   };
   const counts: CheckCounts = { virtualServices: 0, canaryDeployments: 0, destinationRules: 0 };
 
+  const inputRules = new Map<DestinationRule, ManifestObject>();
   for (const item of objects.filter(isDestinationRule)) {
     const rule = toDestinationRule(item, options.namespace);
     if (!rule) {
       report(item, 'warning', 'metadata', 'DestinationRule has no metadata.name; ignored');
       continue;
     }
+    inputRules.set(rule, item);
     const replaced = rules.add(rule, 'input', item);
     if (replaced?.source) {
       const earlier = `${replaced.source.document.file}:${replaced.source.document.index}`;
@@ -46,6 +52,15 @@ export function checkObjects(
     }
   }
 
+  if (options.cluster) {
+    const inputServices = new Set(objects.filter(isVirtualService).map((item) => `${item.namespace ?? options.namespace}/${item.name ?? ''}`));
+    for (const [rule, messages] of breakageFindings([...inputRules.keys()], inputServices, options.cluster, options.settings)) {
+      for (const message of messages) report(inputRules.get(rule)!, 'error', '', message);
+    }
+  }
+
+  const workloads = new InputWorkloads(options.settings);
+  for (const item of objects.filter(isService)) workloads.addService(item, item.namespace ?? options.namespace);
   // Canary Deployments first: in the cluster their subsets exist before any
   // VirtualService routes to them, because the webhook adds them on admission.
   // SPEC §2: offline mode reads Namespace objects from its input.
@@ -53,6 +68,7 @@ export function checkObjects(
   for (const item of objects.filter(isDeployment)) {
     const namespace = item.namespace ?? options.namespace;
     const outcome = mutateDeployment(item.object, { operation: 'CREATE', namespace, settings: options.settings, namespaceLabels: namespaces.get(namespace) });
+    if (outcome.kind !== 'deny') workloads.addDeployment(outcome.kind === 'mutate' ? outcome.mutated : item.object, namespace);
     if (outcome.kind === 'skip') continue;
     counts.canaryDeployments++;
     if (outcome.kind === 'deny') {
@@ -72,6 +88,12 @@ export function checkObjects(
     counts.virtualServices++;
     const namespace = item.namespace ?? options.namespace;
     const result = validateVirtualService(item.object, all, { namespace, settings: options.settings });
+    // SPEC §10 for an object that is otherwise admitted, as the webhook does.
+    if (result.problems.length === 0) {
+      const ready = workloads.findings(item.object, namespace, all);
+      result.problems.push(...ready.problems);
+      result.warnings.push(...ready.warnings);
+    }
     for (const problem of result.problems) report(item, 'error', problem.path, problem.message);
     for (const warning of result.warnings) {
       const { path, message } = splitPath(warning);

@@ -6,7 +6,8 @@ import type { InputError } from '../manifests/parse.js';
 import type { RuleSettings } from '../rules/types.js';
 import { commonFlags, namespaceFrom, parseFlags, pathsFrom, settingsFrom, settingsHelp, UsageError } from './args.js';
 import { checkObjects, type CheckCounts } from './check-objects.js';
-import { clusterDestinationRules } from './cluster.js';
+import { clusterDestinationRules, clusterVirtualServices } from './cluster.js';
+import type { ClusterState } from './check-guard.js';
 import { findingFromInputError, formatFinding, formatInputError, plural, type Finding } from './findings.js';
 import type { CliIo } from './io.js';
 import { DestinationRuleSet } from './rule-set.js';
@@ -16,7 +17,9 @@ export const checkHelp = `Usage: canary-webhook check -f PATH... [flags]
 Checks manifests with the rules the webhook enforces, without a cluster:
 every VirtualService's route weights must sum to 100 and every subset it
 routes to must be defined by a DestinationRule in the input (with --cluster,
-also by one in the cluster). Canary Deployments (label
+also by one in the cluster). With --cluster, a DestinationRule in the input
+whose apply would leave a VirtualService of the cluster routing to a subset
+that no longer exists is an error too, as the guard webhook would deny it. Canary Deployments (label
 canary-webhook/enabled: "true") are checked as the webhook would admit them,
 and the subsets it would add for them count as defined.
 
@@ -29,7 +32,8 @@ Flags:
   -f, --filename PATH     file, folder (read recursively) or - for stdin; repeatable
   -n, --namespace NS      namespace of objects that name none (default "default")
   -o, --output FORMAT     text (default) or json (an array of findings)
-      --cluster           also use the DestinationRules in the cluster
+      --cluster           also use the DestinationRules in the cluster, and check the
+                          input's DestinationRules against its VirtualServices
       --kubeconfig FILE   kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)
   -h, --help              show this help
 ${settingsHelp}
@@ -90,14 +94,24 @@ async function check(run: CheckRun, io: CliIo): Promise<number> {
   const { objects, errors } = toObjects(input.documents);
   const inputErrors: InputError[] = [...input.errors, ...errors];
   const rules = new DestinationRuleSet(run.settings);
+  let cluster: ClusterState | undefined;
   if (run.cluster) {
     try {
-      for (const rule of await clusterDestinationRules(run.kubeconfig, io.env ?? process.env)) rules.add(rule, 'cluster');
+      const destinationRules = await clusterDestinationRules(run.kubeconfig, io.env ?? process.env);
+      for (const rule of destinationRules) rules.add(rule, 'cluster');
+      cluster = { destinationRules, virtualServices: [] };
     } catch (error) {
       inputErrors.push({ file: '--cluster', message: `cannot read DestinationRules from the cluster: ${(error as Error).message}` });
     }
+    if (cluster) {
+      try {
+        cluster.virtualServices = await clusterVirtualServices(run.kubeconfig, io.env ?? process.env);
+      } catch (error) {
+        inputErrors.push({ file: '--cluster', message: `cannot read VirtualServices from the cluster: ${(error as Error).message}` });
+      }
+    }
   }
-  const { findings, counts } = checkObjects(objects, rules, { namespace: run.namespace, settings: run.settings });
+  const { findings, counts } = checkObjects(objects, rules, { namespace: run.namespace, settings: run.settings, cluster });
 
   for (const error of inputErrors) io.stderr.write(`${formatInputError(error)}\n`);
   if (run.output === 'json') {

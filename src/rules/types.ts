@@ -54,6 +54,8 @@ export interface RuleSettings {
    * latter). Undefined: no revision label.
    */
   istioRevision?: string;
+  /** SPEC §10: a routed subset with no ready pod is warned about, denied, or not looked at. */
+  readyPolicy: 'warn' | 'deny' | 'off';
 }
 
 export type WeightPolicy = 'sum-100' | 'proportional';
@@ -71,6 +73,7 @@ export const defaultRuleSettings: RuleSettings = Object.freeze({
   maxSubsets: 64,
   weightPolicy: 'sum-100',
   istioRevision: undefined,
+  readyPolicy: 'warn',
 });
 
 /** What a canary Deployment needs from the DestinationRule side (SPEC §2). */
@@ -122,7 +125,7 @@ export interface Problem {
   path: string;
   message: string;
   /** Missing-subset problems are the only ones a fresher read can cure. */
-  kind: 'shape' | 'weight' | 'subset' | 'host';
+  kind: 'shape' | 'weight' | 'subset' | 'host' | 'ready';
 }
 
 export interface ValidationResult {

@@ -15,6 +15,7 @@ import { admissionResponse, BadReviewError, parseAdmissionReview, requestObjectN
 import { BodyError, readJsonBody } from './body.js';
 import type { AppDeps } from './deps.js';
 import type { WebhookName } from './metrics.js';
+import { reviewGuard } from './review-guard.js';
 import { reviewDeployment } from './review-mutate.js';
 import { reviewVirtualService } from './review-validate.js';
 import { routes } from './routes.js';
@@ -27,6 +28,7 @@ export function createApp(deps: AppDeps): RequestListener {
   const reviews = express.Router();
   reviews.post(routes.mutate, reviewEndpoint('mutate', reviewDeployment, deps));
   reviews.post(routes.validate, reviewEndpoint('validate', reviewVirtualService, deps));
+  reviews.post(routes.guard, reviewEndpoint('guard', reviewGuard, deps));
 
   // Everything else: probes, metrics, 404s.
   const app = express();
@@ -38,14 +40,14 @@ export function createApp(deps: AppDeps): RequestListener {
   });
   app.get(routes.readyz, (_req, res) => {
     if (deps.isShuttingDown()) return void res.status(503).type('text/plain').send('shutting down\n');
-    if (!deps.store.isReady()) return void res.status(503).type('text/plain').send('DestinationRule cache not synced yet\n');
+    if (!deps.store.isReady()) return void res.status(503).type('text/plain').send('caches not synced yet (DestinationRules, VirtualServices, Namespaces)\n');
     res.type('text/plain').send('ok\n');
   });
   app.get(routes.metrics, async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   app.use((req: Request, res: Response) => {
-    res.status(404).type('text/plain').send(`no route for ${req.method} ${req.path}: use POST ${routes.mutate} or POST ${routes.validate}\n`);
+    res.status(404).type('text/plain').send(`no route for ${req.method} ${req.path}: use POST ${routes.mutate}, ${routes.validate} or ${routes.guard}\n`);
   });
 
   return (req, res) => {

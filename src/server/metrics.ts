@@ -3,7 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DestinationRuleStore } from '../store/types.js';
 
-export type WebhookName = 'mutate' | 'validate';
+export type WebhookName = 'mutate' | 'validate' | 'guard';
 export type ReviewResult = 'allowed' | 'patched' | 'denied' | 'bad_request';
 
 export interface WebhookMetrics {

@@ -2,33 +2,40 @@
 // else (or with --standalone) an in-memory store seeded from manifests.
 import type { Logger } from 'pino';
 import type { ServeConfig } from '../config.js';
-import { isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
+import { isDeployment, isDestinationRule, toDestinationRule } from '../manifests/kinds.js';
 import { loadManifests } from '../manifests/load.js';
 import { namespaceLabelsOf } from '../manifests/namespaces.js';
-import { toObjects } from '../manifests/objects.js';
+import { toObjects, type ManifestObject } from '../manifests/objects.js';
 import type { DestinationRule } from '../rules/types.js';
 import { loadKubeConfig } from '../store/kube/config.js';
 import { connectKubeStore } from '../store/kube/kube-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { DestinationRuleStore } from '../store/types.js';
+import { KubeWorkloadReader } from '../store/kube/workloads.js';
+import { MemoryWorkloads } from '../store/memory-workloads.js';
+import type { WorkloadReader } from '../store/workloads.js';
 import type { WebhookMetrics } from './metrics.js';
 
-export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean }> {
+export async function openStore(config: ServeConfig, logger: Logger, metrics: Pick<WebhookMetrics, 'destinationRuleWrite'>): Promise<{ store: DestinationRuleStore; standalone: boolean; workloads: WorkloadReader }> {
   const kube = config.standalone ? undefined : loadKubeConfig({ kubeconfigPath: config.kubeconfigPath, env: process.env });
   if (kube === undefined) {
-    const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : { rules: [], namespaces: new Map() };
+    const seed = config.seedDir ? await loadSeed(config.seedDir, logger) : { rules: [], namespaces: new Map(), deployments: [] };
     logger.info(
       {
         mode: 'standalone',
         reason: config.standalone ? '--standalone' : 'no in-cluster config and no kubeconfig',
         seedDestinationRules: seed.rules.length,
         seedNamespaces: seed.namespaces.size,
+        seedDeployments: seed.deployments.length,
       },
       'DestinationRules live in memory (standalone mode)',
     );
     const store = new MemoryStore(config.settings, seed.rules);
     for (const [name, labels] of seed.namespaces) store.putNamespace(name, labels);
-    return { store, standalone: true };
+    // Seeded Deployments are what already runs: the readiness check counts them as it counts admitted ones.
+    const workloads = new MemoryWorkloads(config.settings);
+    for (const item of seed.deployments) workloads.admitted(item.object, item.namespace ?? 'default');
+    return { store, standalone: true, workloads };
   }
   if (config.seedDir) logger.warn({ seedDir: config.seedDir }, '--seed-dir applies to standalone mode only; ignored');
   const server = kube.kubeConfig.getCurrentCluster()?.server;
@@ -40,13 +47,15 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
     watchSilenceTimeoutMs: config.watchSilenceTimeoutMs,
     onWrite: (result) => metrics.destinationRuleWrite(result),
   });
-  return { store, standalone: false };
+  return { store, standalone: false, workloads: new KubeWorkloadReader({ kubeConfig: kube.kubeConfig, cacheTtlMs: config.readyCacheTtlMs }) };
 }
 
 interface Seed {
   rules: DestinationRule[];
   /** Namespace documents' labels: injection follows them (SPEC §2). */
   namespaces: Map<string, Readonly<Record<string, string>>>;
+  /** Deployments: what already runs, for the readiness check (docs/readiness.md). */
+  deployments: ManifestObject[];
 }
 
 async function loadSeed(seedDir: string, logger: Logger): Promise<Seed> {
@@ -56,5 +65,6 @@ async function loadSeed(seedDir: string, logger: Logger): Promise<Seed> {
   return {
     rules: objects.filter(isDestinationRule).flatMap((item) => toDestinationRule(item, 'default') ?? []),
     namespaces: namespaceLabelsOf(objects),
+    deployments: objects.filter(isDeployment),
   };
 }

@@ -4,6 +4,8 @@ import { diffPatch } from '../rules/patch.js';
 import { warningLine } from '../rules/text.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
+import { recordAdmitted } from './record-admitted.js';
+import { rememberDeployment } from './review-ready.js';
 
 const deployment = { group: 'apps', kind: 'Deployment', resource: 'deployments' };
 
@@ -20,7 +22,10 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     // A store without a Namespace cache, or a namespace it does not know, reads as unlabelled.
     namespaceLabels: deps.store.namespaceLabels?.(namespace),
   });
-  if (outcome.kind === 'skip') return { allowed: true };
+  if (outcome.kind === 'skip') {
+    rememberDeployment(object, requestNamespace(request), request.dryRun === true, deps);
+    return { allowed: true };
+  }
   if (outcome.kind === 'deny') return { allowed: false, message: outcome.message };
 
   const warnings = [...outcome.warnings];
@@ -39,5 +44,7 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     deps.logger.warn({ uid: request.uid, reason }, 'subset write failed; allowing as --on-subset-error=warn says');
     return { allowed: true, patch, warnings: [...warnings, warningLine(`subset not written: ${result.reason}`)] };
   }
+  recordAdmitted(deps, request, 'Deployment', requestNamespace(request), outcome.mutated);
+  rememberDeployment(outcome.mutated, outcome.subset.namespace, false, deps);
   return { allowed: true, patch, warnings: [...warnings, ...result.warnings] };
 }

@@ -2,6 +2,7 @@
 export const routes = Object.freeze({
   mutate: '/mutate',
   validate: '/validate',
+  guard: '/guard',
   healthz: '/healthz',
   readyz: '/readyz',
   metrics: '/metrics',

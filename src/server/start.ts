@@ -61,6 +61,8 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
     subsetWriteTimeoutMs: config.subsetWriteTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
     isShuttingDown: () => shuttingDown,
+    guardMode: config.guardMode,
+    readiness: config.maxReadyReads > 0 ? { reader: opened.workloads, maxReads: config.maxReadyReads, timeoutMs: config.readyTimeoutMs } : undefined,
   });
   let running: RunningServer;
   try {
@@ -78,6 +80,7 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
     });
   } catch (error) {
     // The store's watches would otherwise keep a process that cannot serve alive.
+    opened.workloads.close();
     await opened.store.close();
     throw error;
   }
@@ -91,6 +94,7 @@ export async function startWithConfig(config: ServeConfig, logger: Logger): Prom
       stopping ??= (async () => {
         shuttingDown = true;
         const { drained } = await running.close(config.shutdownGraceMs);
+        opened.workloads.close();
         await opened.store.close();
         logger.info({ drained }, 'canary-webhook stopped');
       })();

@@ -6,10 +6,13 @@ import type { DestinationRule, RuleSettings, SubsetRequest } from '../rules/type
 import { HostIndex } from './host-index.js';
 import { planInputFor } from './plan-input.js';
 import type { DestinationRuleStore, EnsureSubsetResult } from './types.js';
+import { MemoryRouting } from './memory-routing.js';
 
 export class MemoryStore implements DestinationRuleStore {
   private readonly index: HostIndex;
   private resourceVersion = 0;
+  /** VirtualServices and Deployments admitted by the webhook, for the guard. */
+  readonly routing: MemoryRouting;
   /** Namespace labels from seed manifests (standalone); nothing writes them afterwards. */
   private readonly namespaces = new Map<string, Readonly<Record<string, string>>>();
 
@@ -19,6 +22,10 @@ export class MemoryStore implements DestinationRuleStore {
   ) {
     this.index = new HostIndex(settings.clusterDomain);
     for (const rule of seed) this.index.upsert(this.stamp(structuredClone(rule)));
+    this.routing = new MemoryRouting(settings, {
+      upsertDestinationRule: (object) => this.index.upsert(this.stamp(structuredClone(object) as DestinationRule)),
+      deleteDestinationRule: (namespace, name) => void this.index.delete(namespace, name),
+    });
   }
 
   candidatesForHost(fqdn: string): readonly DestinationRule[] {

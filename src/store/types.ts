@@ -1,4 +1,5 @@
 import type { DestinationRule, SubsetRequest } from '../rules/types.js';
+import type { RoutingView } from './routing.js';
 
 /** Result of making sure a subset exists (SPEC §2 "The DestinationRule subset"). */
 export type EnsureSubsetResult =
@@ -36,4 +37,6 @@ export interface DestinationRuleStore {
   size(): number;
   /** Stop watches and timers. */
   close(): Promise<void>;
+  /** VirtualServices, Namespaces and Deployments for the guard (SPEC §9); absent → nothing is guarded. */
+  readonly routing?: RoutingView;
 }

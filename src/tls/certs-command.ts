@@ -22,6 +22,8 @@ export const baseNames = Object.freeze({
   secret: 'canary-webhook-tls',
   mutatingWebhookConfiguration: 'canary-webhook',
   validatingWebhookConfiguration: 'canary-webhook',
+  /** The guard's configuration holds two webhooks (DestinationRules, Deployments). */
+  guardWebhookConfiguration: 'canary-webhook-guard',
   image: 'canary-webhook',
 });
 
@@ -136,14 +138,15 @@ export async function writeLocalOverlay(options: OverlayOptions): Promise<string
   await writeFileAtomic(path.join(options.overlayDir, 'tls.key'), keyPem, 0o600);
 
   const caBundle = Buffer.from(caPem, 'utf8').toString('base64');
-  const webhookPatch = (kind: string, name: string) => {
-    const operations: Array<{ op: 'add' | 'replace'; path: string; value: unknown }> = [
-      { op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: caBundle },
-    ];
-    if (options.namespace !== baseNames.namespace) {
-      // kustomize's namespace transformer moves the Service reference but not
-      // the selector that keeps the webhook away from its own namespace.
-      operations.push({ op: 'replace', path: '/webhooks/0/namespaceSelector/matchExpressions/0/values', value: ['kube-system', options.namespace] });
+  const webhookPatch = (kind: string, name: string, webhooks = 1) => {
+    const operations: Array<{ op: 'add' | 'replace'; path: string; value: unknown }> = [];
+    for (let index = 0; index < webhooks; index++) {
+      operations.push({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: caBundle });
+      if (options.namespace !== baseNames.namespace) {
+        // kustomize's namespace transformer moves the Service reference but not
+        // the selector that keeps the webhook away from its own namespace.
+        operations.push({ op: 'replace', path: `/webhooks/${index}/namespaceSelector/matchExpressions/0/values`, value: ['kube-system', options.namespace] });
+      }
     }
     return {
       target: { group: 'admissionregistration.k8s.io', version: 'v1', kind, name },
@@ -170,6 +173,7 @@ export async function writeLocalOverlay(options: OverlayOptions): Promise<string
     patches: [
       webhookPatch('MutatingWebhookConfiguration', baseNames.mutatingWebhookConfiguration),
       webhookPatch('ValidatingWebhookConfiguration', baseNames.validatingWebhookConfiguration),
+      webhookPatch('ValidatingWebhookConfiguration', baseNames.guardWebhookConfiguration, 2),
       ...(options.namespace === baseNames.namespace ? [] : policyBindingPatches(options.namespace)),
     ],
   };

@@ -2,13 +2,15 @@
 // @kubernetes/client-node talks to it over plain HTTP on 127.0.0.1. It serves
 // discovery for networking.istio.io and any of its resources (destinationrules,
 // virtualservices, ...) in one namespace or across all: list, watch, get,
-// create, JSON Patch / merge patch, update, delete. Tests inject faults
+// create, JSON Patch / merge patch, update, delete; and core v1 Pods and
+// Services (get, label-selected list: fake-core.ts). Tests inject faults
 // (latency, N × 409/500, dropped or silent watches, compaction → 410, the
 // server going down) and read back every request it received.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { FakeObjects, GROUP, kindOf, statusBody, type Obj, type Result } from './fake-objects.js';
+import { apiVersionOf, clusterScoped, FakeObjects, GROUP, kindOf, statusBody, type Obj, type Result } from './fake-objects.js';
+import { routeCore } from './fake-core.js';
 import { WatchHub } from './fake-watch.js';
 
 export interface RecordedRequest {
@@ -111,11 +113,12 @@ export class FakeApiServer {
 
   /** Store an object directly, as another client would (watchers see ADDED or MODIFIED). */
   put(plural: string, object: Obj): Obj {
-    const meta = object.metadata as { namespace: string; name: string };
+    const meta = { ...(object.metadata as { namespace?: string; name: string }) };
+    meta.namespace = clusterScoped(plural) ? '' : (meta.namespace ?? '');
     const current = this.objects.get(plural, meta.namespace, meta.name);
     const result = current
-      ? this.objects.update(plural, meta.namespace, meta.name, { ...object, metadata: { ...object.metadata, resourceVersion: current.metadata!.resourceVersion } })
-      : this.objects.create(plural, meta.namespace, { ...object, metadata: { ...object.metadata, resourceVersion: undefined } });
+      ? this.objects.update(plural, meta.namespace, meta.name, { ...object, metadata: { ...object.metadata, namespace: meta.namespace, resourceVersion: current.metadata!.resourceVersion } })
+      : this.objects.create(plural, meta.namespace, { ...object, metadata: { ...object.metadata, namespace: meta.namespace, resourceVersion: undefined } });
     if (result.status >= 300) throw new Error(`put failed: ${JSON.stringify(result.body)}`);
     return result.body as Obj;
   }
@@ -155,8 +158,18 @@ export class FakeApiServer {
   /** Answers a request, or returns undefined when a watch took over the response. */
   private route(req: IncomingMessage, res: ServerResponse, url: URL, isWatch: boolean, body: unknown, record: RecordedRequest): Result | undefined {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    const method = req.method ?? 'GET';
     const notFound: Result = { status: 404, body: statusBody(404, 'NotFound', 'the server could not find the requested resource') };
+    // Core Namespaces (cluster-scoped) and apps/v1 Deployments, for the guard's reads.
+    if (parts[0] === 'api' && parts[1] === 'v1' && parts[2] === 'namespaces' && parts.length <= 4) {
+      return this.resource(req, res, url, isWatch, body, record, { plural: 'namespaces', version: 'v1', namespace: parts.length === 4 ? '' : undefined, name: parts[3] });
+    }
+    if (parts[0] === 'apis' && parts[1] === 'apps' && parts[2] === 'v1' && parts.length > 3) {
+      const namespaced = parts[3] === 'namespaces';
+      const plural = namespaced ? parts[5] : parts[3];
+      if (plural !== 'deployments' || parts.length > (namespaced ? 7 : 4)) return notFound;
+      return this.resource(req, res, url, isWatch, body, record, { plural, version: 'v1', namespace: namespaced ? parts[4] : undefined, name: namespaced ? parts[6] : undefined });
+    }
+    if (parts[0] === 'api') return routeCore(this.objects, req.method ?? 'GET', parts, url);
     if (parts[0] !== 'apis') return notFound;
     const served = this.servedVersions;
     const group = { kind: 'APIGroup', apiVersion: 'v1', name: GROUP, versions: served.map((version) => ({ groupVersion: `${GROUP}/${version}`, version })), preferredVersion: served[0] && { groupVersion: `${GROUP}/${served[0]}`, version: served[0] } };
@@ -174,6 +187,16 @@ export class FakeApiServer {
     const plural = namespaced ? parts[5] : parts[3];
     const name = namespaced ? parts[6] : undefined;
     if (plural === undefined || parts.length > (namespaced ? 7 : 4)) return notFound;
+    return this.resource(req, res, url, isWatch, body, record, { plural, version, namespace, name });
+  }
+
+  /** One resource's collection or object: list, watch, create, get, update, patch, delete. */
+  private resource(
+    req: IncomingMessage, res: ServerResponse, url: URL, isWatch: boolean, body: unknown, record: RecordedRequest,
+    target: { plural: string; version: string; namespace: string | undefined; name: string | undefined },
+  ): Result | undefined {
+    const { plural, version, namespace, name } = target;
+    const method = req.method ?? 'GET';
     const present = (result: Result): Result => (result.status < 300 ? { ...result, body: this.objects.present(plural, version, result.body as Obj) } : result);
     if (name === undefined) {
       if (method === 'GET' && isWatch) {
@@ -188,7 +211,8 @@ export class FakeApiServer {
         return undefined;
       }
       if (method === 'GET') return this.list(plural, version, namespace, url);
-      if (method === 'POST' && namespace !== undefined) return present(this.objects.create(plural, namespace, body, url.searchParams.get('dryRun') === 'All'));
+      const into = clusterScoped(plural) ? '' : namespace;
+      if (method === 'POST' && into !== undefined) return present(this.objects.create(plural, into, body, url.searchParams.get('dryRun') === 'All'));
       return { status: 405, body: statusBody(405, 'MethodNotAllowed', `${method} not allowed`) };
     }
     const ns = namespace!;
@@ -221,7 +245,7 @@ export class FakeApiServer {
     return {
       status: 200,
       body: {
-        apiVersion: `${GROUP}/${version}`,
+        apiVersion: apiVersionOf(plural, version),
         kind: `${kindOf(plural)}List`,
         metadata: { resourceVersion: String(rv), ...(next ? { continue: next } : {}) },
         items: items.map((item) => this.objects.present(plural, version, item)),

@@ -27,7 +27,19 @@ const KINDS: Record<string, string> = {
   gateways: 'Gateway',
   serviceentries: 'ServiceEntry',
   sidecars: 'Sidecar',
+  namespaces: 'Namespace',
+  deployments: 'Deployment',
 };
+
+/** apiVersion of a resource as served: core Namespaces, apps Deployments, Istio's group for the rest. */
+export function apiVersionOf(plural: string, version: string): string {
+  if (plural === 'namespaces') return 'v1';
+  if (plural === 'deployments') return 'apps/v1';
+  return `${GROUP}/${version}`;
+}
+
+/** Cluster-scoped resources are stored under namespace ''. */
+export const clusterScoped = (plural: string): boolean => plural === 'namespaces';
 export const kindOf = (plural: string): string =>
   KINDS[plural] ?? plural.charAt(0).toUpperCase() + plural.slice(1).replace(/s$/, '');
 
@@ -49,7 +61,9 @@ export class FakeObjects {
 
   /** Objects as a client of `version` sees them (apiVersion and kind filled in). */
   present(plural: string, version: string, object: Obj): Obj {
-    return { ...clone(object), apiVersion: `${GROUP}/${version}`, kind: kindOf(plural) };
+    const presented: Obj = { ...clone(object), apiVersion: apiVersionOf(plural, version), kind: kindOf(plural) };
+    if (clusterScoped(plural) && presented.metadata) delete presented.metadata.namespace;
+    return presented;
   }
 
   list(plural: string, namespace?: string): Obj[] {

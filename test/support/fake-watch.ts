@@ -4,7 +4,7 @@
 // resourceVersion with 410 (as an ERROR event, or as an HTTP status), and
 // lets tests drop or silence connections.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FakeObjects, GROUP, kindOf, statusBody, type StoredEvent } from './fake-objects.js';
+import { apiVersionOf, FakeObjects, kindOf, statusBody, type StoredEvent } from './fake-objects.js';
 
 export interface WatchRequest {
   plural: string;
@@ -54,7 +54,7 @@ export class WatchHub {
     }
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
     res.flushHeaders();
-    const apiVersion = `${GROUP}/${watch.version}`;
+    const apiVersion = apiVersionOf(watch.plural, watch.version);
     const timers: NodeJS.Timeout[] = [];
     const connection: Connection = {
       res,

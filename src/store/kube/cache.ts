@@ -1,24 +1,14 @@
-// The watch-fed DestinationRule cache: list all namespaces, then watch from
-// the list's resourceVersion, folding every event into the host index.
-//
-// Why not client-node's makeInformer: in 1.4 its ListWatch never asks for
-// bookmarks (no `allowWatchBookmarks`) and has no hook for BOOKMARK events,
-// so a quiet-but-healthy watch cannot be told from a dead one; it stops for
-// good on any error other than 410; and it keeps its own copy of every
-// object next to ours. This is the same list-then-watch loop (client-go's
-// Reflector) over client-node's `Watch`, with what 1.4 lacks:
-//  - bookmarks requested, and a silence timer: no event or bookmark for
-//    `watchSilenceTimeoutMs` → the watch is restarted from the last version;
-//  - 410 Gone (HTTP status or ERROR event) → relist at once;
-//  - any other error → re-watch after capped, jittered exponential backoff;
-//  - writes and direct reads folded in too (`observe`, `replaceNamespace`),
-//    never letting an older copy replace a newer one.
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+// The watch-fed DestinationRule cache: the generic list-then-watch loop
+// (list-watch-cache.ts) folding every event into the host index.
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { DestinationRule } from '../../rules/types.js';
 import type { HostIndex } from '../host-index.js';
-import { describeError, type DestinationRuleClient } from './client.js';
-import { backoffDelay, Sleeper, type BackoffOptions } from './retry.js';
+import type { DestinationRuleClient } from './client.js';
+import { ListWatchCache, type ListSource } from './list-watch-cache.js';
+import type { BackoffOptions } from './retry.js';
+
+export { isNewer, type CacheStats } from './list-watch-cache.js';
 
 export interface CacheOptions {
   kubeConfig: KubeConfig;
@@ -30,234 +20,20 @@ export interface CacheOptions {
   backoff: BackoffOptions;
 }
 
-type WatchEnd =
-  | { kind: 'closed'; events: number }
-  | { kind: 'gone' }
-  | { kind: 'silent' }
-  | { kind: 'error'; error: unknown }
-  | { kind: 'stopped' };
-
-/** Counters for tests and logs. */
-export interface CacheStats {
-  lists: number;
-  watches: number;
-  gone: number;
-  silent: number;
-  errors: number;
-}
-
-export class DestinationRuleCache {
-  readonly stats: CacheStats = { lists: 0, watches: 0, gone: 0, silent: 0, errors: 0 };
-  private synced = false;
-  private stopped = false;
-  private resourceVersion = '';
-  private loop: Promise<void> | undefined;
-  private endWatch: ((end: WatchEnd) => void) | undefined;
-  private readonly sleeper = new Sleeper();
-  private readonly stopSignal = new AbortController();
-  private readonly syncWaiters = new Set<(synced: boolean) => void>();
-  private readonly watch: Watch;
-
-  constructor(private readonly options: CacheOptions) {
-    this.watch = new Watch(options.kubeConfig);
-  }
-
-  start(): void {
-    this.loop ??= this.run();
-  }
-
-  isSynced(): boolean {
-    return this.synced;
-  }
-
-  /** True once the first list is in, false if `timeoutMs` passes (or the cache stops) first. Never rejects. */
-  waitForSync(timeoutMs: number): Promise<boolean> {
-    if (this.synced) return Promise.resolve(true);
-    if (this.stopped) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const done = (synced: boolean): void => {
-        clearTimeout(timer);
-        this.syncWaiters.delete(done);
-        resolve(synced);
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.syncWaiters.add(done);
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopSignal.abort();
-    this.sleeper.cancelAll();
-    this.endWatch?.({ kind: 'stopped' });
-    await this.loop;
-    for (const waiter of [...this.syncWaiters]) waiter(false);
-  }
-
-  /** Fold in one object just written or read: kept unless the cache holds a newer copy. */
-  observe(rule: DestinationRule): void {
-    const current = this.options.index.get(rule.metadata.namespace, rule.metadata.name);
-    if (!current || !isNewer(current.metadata.resourceVersion, rule.metadata.resourceVersion)) this.options.index.upsert(rule);
-  }
-
-  /** Fold in a direct list of one namespace taken at `listVersion`. */
-  replaceNamespace(namespace: string, items: readonly DestinationRule[], listVersion: string): void {
-    const { index } = this.options;
-    index.replaceNamespace(namespace, mergeSnapshot(index.inNamespace(namespace), items, listVersion));
-  }
-
-  private async run(): Promise<void> {
-    const { logger, backoff } = this.options;
-    let failures = 0;
-    while (!this.stopped) {
-      try {
-        if (!this.resourceVersion) await this.relist();
-      } catch (err) {
-        if (this.stopped) break;
-        const delay = backoffDelay(failures++, backoff);
-        this.stats.errors += 1;
-        logger.warn({ err: describeError(err), retryInMs: Math.round(delay) }, 'DestinationRule list failed');
-        await this.sleeper.sleep(delay);
-        continue;
-      }
-      const started = Date.now();
-      const end = await this.watchOnce();
-      if (this.stopped || end.kind === 'stopped') break;
-      if (end.kind === 'gone') {
-        this.stats.gone += 1;
-        logger.info('DestinationRule watch: resourceVersion too old (410 Gone), relisting');
-        this.resourceVersion = '';
-        failures = 0;
-      } else if (end.kind === 'silent') {
-        this.stats.silent += 1;
-        logger.warn({ silentForMs: this.options.watchSilenceTimeoutMs }, 'DestinationRule watch went silent, restarting it');
-      } else if (end.kind === 'closed' && (end.events > 0 || Date.now() - started > 1_000)) {
-        logger.debug('DestinationRule watch closed by the server, resuming');
-        failures = 0;
-      } else {
-        const delay = backoffDelay(failures++, backoff);
-        this.stats.errors += 1;
-        const reason = end.kind === 'error' ? describeError(end.error) : 'closed without any event';
-        logger.warn({ err: reason, retryInMs: Math.round(delay) }, 'DestinationRule watch failed');
-        await this.sleeper.sleep(delay);
-      }
-    }
-  }
-
-  private async relist(): Promise<void> {
-    const { client, index, listTimeoutMs, logger } = this.options;
-    this.stats.lists += 1;
-    const { items, resourceVersion } = await client.list(undefined, listTimeoutMs, this.stopSignal.signal);
-    if (this.stopped) return;
-    index.replaceAll(mergeSnapshot(index.all(), items, resourceVersion));
-    this.resourceVersion = resourceVersion;
-    if (!this.synced) {
-      this.synced = true;
-      logger.info({ destinationRules: index.size(), apiVersion: client.apiVersion }, 'DestinationRule cache synced');
-      for (const waiter of [...this.syncWaiters]) waiter(true);
-    }
-  }
-
-  /** One watch connection, from the current resourceVersion until it ends for any reason. Never rejects. */
-  private watchOnce(): Promise<WatchEnd> {
-    const { client, watchSilenceTimeoutMs } = this.options;
-    this.stats.watches += 1;
-    return new Promise((resolve) => {
-      let settled = false;
-      let events = 0;
-      let controller: AbortController | undefined;
-      let silenceTimer: NodeJS.Timeout | undefined;
-      const finish = (end: WatchEnd): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(silenceTimer);
-        this.endWatch = undefined;
-        controller?.abort();
-        resolve(end);
-      };
-      const armSilenceTimer = (): void => {
-        clearTimeout(silenceTimer);
-        silenceTimer = setTimeout(() => finish({ kind: 'silent' }), watchSilenceTimeoutMs);
-      };
-      this.endWatch = finish;
-      armSilenceTimer();
-      const query = {
-        resourceVersion: this.resourceVersion,
-        allowWatchBookmarks: true,
-        // Like client-go: the server ends the watch after 5–10 min, spreading reconnects.
-        timeoutSeconds: 300 + Math.floor(Math.random() * 300),
-      };
-      const onEvent = (type: string, object: unknown): void => {
-        if (settled) return;
-        events += 1;
-        armSilenceTimer();
-        try {
-          const end = this.apply(type, object);
-          if (end) finish(end);
-        } catch (err) {
-          this.options.logger.error({ err: describeError(err) }, 'DestinationRule watch event could not be applied');
-        }
-      };
-      const onDone = (err: unknown): void => {
-        if (!err) finish({ kind: 'closed', events });
-        else if ((err as { statusCode?: number }).statusCode === 410) finish({ kind: 'gone' });
-        else finish({ kind: 'error', error: err });
-      };
-      this.watch.watch(client.collectionPath, query, onEvent, onDone).then(
-        (started) => {
-          controller = started;
-          if (settled) started.abort();
-        },
-        (err: unknown) => finish({ kind: 'error', error: err }),
-      );
-    });
-  }
-
-  /** Apply one watch event; returns how the watch ends when the event ends it. */
-  private apply(type: string, object: unknown): WatchEnd | undefined {
-    if (type === 'ERROR') {
-      const status = object as { code?: number; message?: string } | undefined;
-      if (status?.code === 410) return { kind: 'gone' };
-      return { kind: 'error', error: new Error(`watch ERROR event ${status?.code ?? ''}: ${status?.message ?? 'no message'}`) };
-    }
-    const version = (object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
-    const { client, index } = this.options;
-    if (type === 'ADDED' || type === 'MODIFIED') {
-      const rule = client.asDestinationRule(object);
-      if (rule) this.observe(rule);
-    } else if (type === 'DELETED') {
-      const rule = client.asDestinationRule(object);
-      const current = rule && index.get(rule.metadata.namespace, rule.metadata.name);
-      if (rule && current && !isNewer(current.metadata.resourceVersion, version)) index.delete(rule.metadata.namespace, rule.metadata.name);
-    }
-    if (version) this.resourceVersion = version;
-    return undefined;
+export class DestinationRuleCache extends ListWatchCache<DestinationRule> {
+  constructor(options: CacheOptions) {
+    const { client, index, ...rest } = options;
+    super({ ...rest, source: destinationRuleSource(client), store: index });
   }
 }
 
-/**
- * Is `a` a later version of the same object than `b`? resourceVersions are
- * opaque to clients in principle; every etcd-backed API server uses the
- * revision number, so numeric ones are compared and anything else counts as
- * "not newer" (the incoming copy wins, as an informer would do).
- */
-export function isNewer(a: string | undefined, b: string | undefined): boolean {
-  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
-  return BigInt(a) > BigInt(b);
-}
-
-/**
- * A list taken at `listVersion`, merged with what the cache already holds:
- * a cached copy newer than the listed one wins, and a cached object absent
- * from the list survives only if it was written after the list was taken.
- */
-function mergeSnapshot(cached: readonly DestinationRule[], listed: readonly DestinationRule[], listVersion: string): DestinationRule[] {
-  const result = new Map(listed.map((rule) => [`${rule.metadata.namespace}/${rule.metadata.name}`, rule]));
-  for (const rule of cached) {
-    const key = `${rule.metadata.namespace}/${rule.metadata.name}`;
-    const fresh = result.get(key);
-    const version = rule.metadata.resourceVersion;
-    if (fresh ? isNewer(version, fresh.metadata.resourceVersion) : isNewer(version, listVersion)) result.set(key, rule);
-  }
-  return [...result.values()];
+export function destinationRuleSource(client: DestinationRuleClient): ListSource<DestinationRule> {
+  return {
+    kind: 'DestinationRule',
+    get watchPath() {
+      return client.collectionPath;
+    },
+    list: (namespace, timeoutMs, signal) => client.list(namespace, timeoutMs, signal),
+    convert: (raw) => client.asDestinationRule(raw),
+  };
 }

@@ -11,6 +11,7 @@ import { DestinationRuleClient, describeError } from './client.js';
 import { discoverIstioVersion, IstioNotInstalledError } from './discovery.js';
 import { backoffDelay, Sleeper, type BackoffOptions } from './retry.js';
 import { SubsetWriter, type SubsetWriteRetry, type WriteResult } from './writer.js';
+import { KubeRoutingView } from './kube-routing.js';
 
 export type { SubsetWriteRetry, WriteResult };
 export { IstioNotInstalledError };
@@ -71,6 +72,8 @@ class KubeStoreImpl implements KubeStore {
   private readonly cache: DestinationRuleCache;
   private readonly writer: SubsetWriter;
   private readonly requestTimeoutMs: number;
+  /** VirtualService and Namespace caches, Deployment reads (the guard, SPEC §9). */
+  readonly routing: KubeRoutingView;
 
   constructor(
     options: KubeStoreOptions,
@@ -96,7 +99,22 @@ class KubeStoreImpl implements KubeStore {
       retry: options.subsetWriteRetry,
       onWrite: options.onWrite,
     });
+    this.routing = new KubeRoutingView({
+      kubeConfig: options.kubeConfig,
+      version: client.version,
+      settings: options.settings,
+      logger: options.logger,
+      watchSilenceTimeoutMs: options.watchSilenceTimeoutMs ?? 300_000,
+      requestTimeoutMs: this.requestTimeoutMs,
+      listTimeoutMs: Math.max(this.requestTimeoutMs, 30_000),
+      backoff: { baseMs: 250, maxMs: 30_000, ...options.watchBackoff, jitter: 'equal' },
+    });
     this.cache.start();
+    this.routing.start();
+  }
+
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined {
+    return this.routing.namespaceLabels(namespace);
   }
 
   get apiVersion(): string {
@@ -124,12 +142,14 @@ class KubeStoreImpl implements KubeStore {
     return this.writer.ensureSubset(request, deadlineMs);
   }
 
+  /** Every cache has synced: DestinationRules, VirtualServices, Namespaces. */
   isReady(): boolean {
-    return this.cache.isSynced();
+    return this.cache.isSynced() && this.routing.isReady();
   }
 
-  waitForSync(timeoutMs: number): Promise<boolean> {
-    return this.cache.waitForSync(timeoutMs);
+  async waitForSync(timeoutMs: number): Promise<boolean> {
+    const results = await Promise.all([this.cache.waitForSync(timeoutMs), this.routing.waitForSync(timeoutMs)]);
+    return results.every(Boolean);
   }
 
   size(): number {
@@ -138,7 +158,7 @@ class KubeStoreImpl implements KubeStore {
 
   async close(): Promise<void> {
     this.writer.close();
-    await this.cache.stop();
+    await Promise.all([this.cache.stop(), this.routing.stop()]);
     this.client.close();
   }
 }
