@@ -51,7 +51,9 @@ describe('serve --standalone at the shipped heap cap, attacked', () => {
       destinationRules: [],
       virtualService: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'reviews' }, spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }] }] } },
     };
-    assert.deepEqual(await validate(small, uid), { uid, allowed: true });
+    // Allowed (a readiness warning may come with it: no Deployment runs in this standalone server).
+    const response = await validate(small, uid);
+    assert.equal(response.allowed, true, JSON.stringify(response));
     assert.equal(server.child.exitCode, null, `the server exited: ${server.stderr().slice(-500)}`);
   };
 
