@@ -549,6 +549,11 @@ async function main(): Promise<void> {
     writeFileSync(resultsPath, text);
     log(`wrote ${resultsPath} (${fmt(elapsed / 60, 1)} min)`);
   }
+  // The adversarial table (issue 10) writes its own section of RESULTS.md.
+  if (env.BENCH_ADVERSARIAL !== '0') {
+    const script = join(here, existsSync(join(here, 'adversarial.js')) ? 'adversarial.js' : 'adversarial.ts');
+    if (spawnSync(process.execPath, [...process.execArgv, script], { stdio: 'inherit', cwd: root }).status !== 0) log('adversarial benchmark failed');
+  }
   rmSync(work, { recursive: true, force: true });
 }
 

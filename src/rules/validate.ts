@@ -1,6 +1,8 @@
 // VirtualService validation (SPEC §3). The input is whatever a client sent,
 // so everything is narrowed from `unknown` here, one level at a time: the
 // walk never recurses into user data, hence no stack overflow on deep junk.
+import { hostNameProblem } from './dns.js';
+import { isDns1123Label } from './names.js';
 import { namespaceOfHost, resolveHost } from './hosts.js';
 import { misplacedDestinationField, misplacedRuleWeight, MISPLACED_WEIGHT_MESSAGE, shortFormFindings, shortFormOf, type ShortForm } from './mistakes.js';
 import { checkSubsets, type SubsetReference } from './subsets.js';
@@ -91,10 +93,16 @@ function candidatesFor(references: readonly SubsetReference[], lookup: (host: st
   if (references.every((reference) => reference.host === first.host)) return lookup(first.host);
   const rules = new Set<DestinationRule>();
   const looked = new Set<string>();
+  // A store answers hosts covered by the same rules (500 hosts under one `*`)
+  // with the same array: walk it once, not once per host.
+  const answers = new Set<readonly DestinationRule[]>();
   for (const { host } of references) {
     if (looked.has(host)) continue;
     looked.add(host);
-    for (const rule of lookup(host)) rules.add(rule);
+    const answer = lookup(host);
+    if (answers.has(answer)) continue;
+    answers.add(answer);
+    for (const rule of answer) rules.add(rule);
   }
   return [...rules];
 }
@@ -103,13 +111,56 @@ export function subsetReferences(virtualService: unknown, ctx: ValidationContext
   return safeWalk(virtualService, namespaceFor(virtualService, ctx), ctx).references.map(({ path, host, subset }) => ({ path, host, subset }));
 }
 
-export function namespacesToRefresh(virtualService: unknown, ctx: ValidationContext): string[] {
+/**
+ * Namespaces one review may read directly before a denial: its own, the root
+ * namespace, then those of the hosts. More than this and the rest are
+ * answered from the cache (2,000 hosts `svc.tenant-<i>` were 2,002 LISTs).
+ */
+export const MAX_REFRESH_NAMESPACES = 16;
+
+export interface RefreshPlan {
+  /** Valid DNS-1123 namespace names, each once: own namespace, hosts' namespaces, root namespace. */
+  namespaces: string[];
+  /** Namespaces left out by MAX_REFRESH_NAMESPACES: the review answers for them from the cache. */
+  omitted: number;
+  /** Names that are not DNS-1123 labels (`..`, `a/b`, 64 characters) and were never going to be read. */
+  invalid: number;
+}
+
+/** `namespaces` of `refreshPlan`. */
+export function namespacesToRefresh(virtualService: unknown, ctx: ValidationContext, problems?: readonly Problem[]): string[] {
+  return refreshPlan(virtualService, ctx, problems).namespaces;
+}
+
+/**
+ * Which namespaces to re-read before denying. With `problems`, only the
+ * hosts of the missing-subset references count (no other answer can change
+ * by reading more). A name that is not a DNS-1123 label is dropped: an empty
+ * or `..` namespace in a read path would list the whole cluster.
+ */
+export function refreshPlan(virtualService: unknown, ctx: ValidationContext, problems?: readonly Problem[]): RefreshPlan {
   const namespace = namespaceFor(virtualService, ctx);
-  const hostNamespaces = safeWalk(virtualService, namespace, ctx).references.map((reference) =>
-    namespaceOfHost(reference.host, ctx.settings.clusterDomain),
-  );
-  const all = [namespace, ...hostNamespaces, ctx.settings.rootNamespace];
-  return [...new Set(all.filter((name): name is string => name !== undefined && name !== ''))];
+  const root = ctx.settings.rootNamespace;
+  const missing = problems && new Set(problems.filter((problem) => problem.kind === 'subset').map((problem) => problem.path));
+  const hosts = new Set<string>();
+  const seen = new Set<string>();
+  let invalid = 0;
+  for (const reference of safeWalk(virtualService, namespace, ctx).references) {
+    if (missing && !missing.has(reference.path)) continue;
+    const hostNamespace = namespaceOfHost(reference.host, ctx.settings.clusterDomain);
+    if (hostNamespace === undefined || hostNamespace === namespace || hostNamespace === root || seen.has(hostNamespace)) continue;
+    seen.add(hostNamespace);
+    if (isDns1123Label(hostNamespace)) hosts.add(hostNamespace);
+    else invalid++;
+  }
+  const fixed = [namespace, root].filter((name, index, all) => all.indexOf(name) === index);
+  const valid = fixed.filter(isDns1123Label);
+  invalid += fixed.length - valid.length;
+  const room = Math.max(0, MAX_REFRESH_NAMESPACES - valid.length);
+  const kept = [...hosts].slice(0, room);
+  const own = valid.includes(namespace) ? [namespace] : [];
+  const rootKept = root !== namespace && valid.includes(root) ? [root] : [];
+  return { namespaces: [...own, ...kept, ...rootKept], omitted: hosts.size - kept.length, invalid };
 }
 
 /** `total`: how many problems there are when `problems` holds only the first of them (sorted). */
@@ -151,6 +202,15 @@ function internalProblem(error: unknown): Problem {
 
 function walkVirtualService(virtualService: unknown, namespace: string, clusterDomain: string, weightPolicy: WeightPolicy): Walk {
   const walk: Walk = { problems: [], warnings: [], references: [], shortForms: [] };
+  // Routes name the same host many times in a row: check and resolve it once per run.
+  let last: { host: string; problem: string | undefined; resolved: string } | undefined;
+  const hostInfo = (host: string): { problem: string | undefined; resolved: string } => {
+    if (last?.host !== host) {
+      const problem = hostNameProblem(host);
+      last = { host, problem, resolved: problem === undefined ? resolveHost(host, namespace, clusterDomain) : '' };
+    }
+    return last;
+  };
   const shape = (path: string, message: string): void => {
     walk.problems.push({ path, kind: 'shape', message });
   };
@@ -181,13 +241,14 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       host === undefined ? (legacyName === undefined ? 'is missing' : undefined)
       : typeof host !== 'string' ? `must be a string, got ${describeValue(host)}`
       : host.trim() === '' ? 'must not be empty'
-      : undefined;
+      // Before resolving or any lookup: an implausible name costs one short denial.
+      : hostInfo(host).problem;
     if (hostProblem !== undefined) shape(`${path}.host`, hostProblem);
     // Proto3 reads an empty subset as "no subset", so "" names nothing.
     const subsetOk = subset === undefined || typeof subset === 'string';
     if (!subsetOk) shape(`${path}.subset`, `must be a string, got ${describeValue(subset)}`);
     if (hostProblem !== undefined || !subsetOk || typeof host !== 'string') return undefined;
-    const resolved = resolveHost(host, namespace, clusterDomain);
+    const resolved = hostInfo(host).resolved;
     const named = typeof subset === 'string' && subset !== '' ? subset : undefined;
     if (named !== undefined) walk.references.push({ path: referencePath, host: resolved, subset: named });
     const shortForm = shortFormOf(host, clusterDomain, `${path}.host`, referencePath, named);

@@ -1,7 +1,8 @@
 // DestinationRules indexed by resolved host (SPEC §4), so a lookup costs the
 // number of labels in the name, not the number of rules: 10 or 10,000 rules
 // cost the same. Both stores (memory, Kubernetes cache) keep their rules here.
-import { matchingPatterns, resolvedHostOf } from '../rules/hosts.js';
+import { hostPatterns, wildcardLength } from '../rules/host-patterns.js';
+import { resolvedHostOf } from '../rules/hosts.js';
 import type { DestinationRule } from '../rules/types.js';
 
 interface Entry {
@@ -18,12 +19,18 @@ const keyOf = (namespace: string, name: string): string => `${namespace}/${name}
  * memo is bounded too.
  */
 const MAX_MEMO_ENTRIES = 4_096;
+/** Longer names are answered but not remembered: a DNS name is at most 253 characters. */
+const MAX_MEMO_KEY_LENGTH = 253;
 
 export class HostIndex {
   /** namespace/name → rule and its resolved host. */
   private readonly entries = new Map<string, Entry>();
   /** resolved host (or wildcard pattern) → namespace/name → rule. */
   private readonly byHost = new Map<string, Map<string, DestinationRule>>();
+  /** Length of each `*.…` host held → how many rules have a host of that length: lookups build no other suffix. */
+  private readonly wildcardLengths = new Map<number, number>();
+  /** resolved host → its rules in Istio's order, sorted once per change of that host. */
+  private readonly sortedByHost = new Map<string, readonly DestinationRule[]>();
   /** namespace → names, for per-namespace reads and replacement. */
   private readonly byNamespace = new Map<string, Set<string>>();
   /** candidatesForHost answers since the last change, by the host as asked. */
@@ -54,6 +61,9 @@ export class HostIndex {
     let hostRules = this.byHost.get(host);
     if (!hostRules) this.byHost.set(host, (hostRules = new Map()));
     hostRules.set(key, rule);
+    this.sortedByHost.delete(host);
+    const length = wildcardLength(host);
+    if (length !== undefined) this.wildcardLengths.set(length, (this.wildcardLengths.get(length) ?? 0) + 1);
     let names = this.byNamespace.get(namespace);
     if (!names) this.byNamespace.set(namespace, (names = new Set()));
     names.add(name);
@@ -92,6 +102,8 @@ export class HostIndex {
   replaceAll(rules: readonly DestinationRule[]): void {
     this.entries.clear();
     this.byHost.clear();
+    this.sortedByHost.clear();
+    this.wildcardLengths.clear();
     this.byNamespace.clear();
     this.changed();
     for (const rule of rules) this.upsert(rule);
@@ -106,15 +118,28 @@ export class HostIndex {
   candidatesForHost(fqdn: string): readonly DestinationRule[] {
     const memo = this.hostMemo.get(fqdn);
     if (memo) return memo;
-    const found: DestinationRule[] = [];
-    for (const pattern of matchingPatterns(fqdn.trim().toLowerCase())) {
-      const hostRules = this.byHost.get(pattern);
-      if (!hostRules) continue;
-      found.push(...[...hostRules.values()].sort(istioOrder));
+    // Lazily, and only at the lengths of wildcard hosts held: a lookup costs
+    // one pass over the name, however many labels it has.
+    const lists: Array<readonly DestinationRule[]> = [];
+    for (const pattern of hostPatterns(fqdn.trim().toLowerCase(), this.wildcardLengths)) {
+      const sorted = this.sortedFor(pattern);
+      if (sorted) lists.push(sorted);
     }
-    const answer = Object.freeze(found);
-    remember(this.hostMemo, fqdn, answer);
+    // One matching host (the usual case) shares that host's list, so reviews
+    // naming many hosts covered by the same `*` rules see the same array.
+    const answer = lists.length === 1 ? lists[0]! : Object.freeze(lists.flat());
+    if (fqdn.length <= MAX_MEMO_KEY_LENGTH) remember(this.hostMemo, fqdn, answer);
     return answer;
+  }
+
+  private sortedFor(host: string): readonly DestinationRule[] | undefined {
+    const cached = this.sortedByHost.get(host);
+    if (cached) return cached;
+    const hostRules = this.byHost.get(host);
+    if (!hostRules) return undefined;
+    const sorted = Object.freeze([...hostRules.values()].sort(istioOrder));
+    this.sortedByHost.set(host, sorted);
+    return sorted;
   }
 
   private changed(): void {
@@ -130,6 +155,13 @@ export class HostIndex {
     const hostRules = this.byHost.get(entry.host);
     hostRules?.delete(key);
     if (hostRules?.size === 0) this.byHost.delete(entry.host);
+    this.sortedByHost.delete(entry.host);
+    const length = wildcardLength(entry.host);
+    if (length !== undefined) {
+      const count = (this.wildcardLengths.get(length) ?? 0) - 1;
+      if (count > 0) this.wildcardLengths.set(length, count);
+      else this.wildcardLengths.delete(length);
+    }
     const { namespace, name } = entry.rule.metadata;
     const names = this.byNamespace.get(namespace);
     names?.delete(name);

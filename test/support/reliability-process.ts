@@ -23,13 +23,13 @@ export interface ServerProcess {
   stderr(): string;
 }
 
-export async function spawnServer(extraArgs: string[] = [], options: { startTimeoutMs?: number } = {}): Promise<ServerProcess> {
+export async function spawnServer(extraArgs: string[] = [], options: { startTimeoutMs?: number; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
   const certDir = mkdtempSync(join(tmpdir(), 'canary-webhook-proc-'));
   const env = { ...process.env };
   delete env.KUBECONFIG;
   for (const name of Object.keys(env)) if (name.startsWith('CANARY_WEBHOOK_')) delete env[name];
   const child = spawn(process.execPath, [
-    '--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'),
+    ...(options.nodeArgs ?? []), '--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'),
     'serve', '--standalone', '--port', '0', '--bind-address', '127.0.0.1', '--cert-dir', certDir, '--log-level', 'info',
     ...extraArgs,
   ], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
