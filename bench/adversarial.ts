@@ -9,14 +9,15 @@
 //
 // A review here is what POST /validate does after the envelope: JSON.parse of
 // the body, validateVirtualService against the store's host index, and on a
-// missing subset the direct-read plan, a second validation and the denial text.
+// missing subset the direct-read plan from the same walk, the subset re-check (src/rules/subset-recheck.ts) and the denial text.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { defaultRuleSettings, type Problem } from '../src/rules/types.js';
-import { formatProblems, namespacesToRefresh, validateVirtualService } from '../src/rules/validate.js';
+import { pendingSubsetCheck, recheckSubsets } from '../src/rules/subset-recheck.js';
+import { defaultRuleSettings } from '../src/rules/types.js';
+import { formatProblems, refreshPlanOf, validateKeepingReferences } from '../src/rules/validate.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import {
   admissionReview, longHostInput, manyHostsInput, manyNamespacesInput, manyRoutesInput, missingSubsetInput, wildcardNamespacesInput,
@@ -89,19 +90,21 @@ interface Measured {
 }
 
 /** One review, as POST /validate computes it against a memory store. */
-function review(body: string, store: MemoryStore): { allowed: boolean; problems: Problem[]; directReads: number; message: string } {
+function review(body: string, store: MemoryStore): { allowed: boolean; problemCount: number; directReads: number; message: string } {
   const request = (JSON.parse(body) as { request: { namespace: string; object: unknown } }).request;
   const ctx = { namespace: request.namespace, settings: defaultRuleSettings };
   const lookup = (host: string) => store.candidatesForHost(host);
-  let result = validateVirtualService(request.object, lookup, ctx);
-  let directReads = 0;
-  if (result.problems.some((problem) => problem.kind === 'subset')) {
-    // The server reads these namespaces, then validates again (the memory store has nothing fresher).
-    directReads = namespacesToRefresh(request.object, ctx, result.problems).length;
-    result = validateVirtualService(request.object, lookup, ctx);
+  // As src/server/review-validate.ts: one walk; on a missing subset the read plan
+  // from that walk's references, then the subset re-check without the object.
+  const first = validateKeepingReferences(request.object, lookup, ctx);
+  const { result } = first;
+  if (!result.problems.some((problem) => problem.kind === 'subset')) {
+    return { allowed: result.problems.length === 0, problemCount: result.problems.length, directReads: 0, message: formatProblems(result.problems) };
   }
-  const message = result.problems.length > 0 ? formatProblems(result.problems) : '';
-  return { allowed: result.problems.length === 0, problems: result.problems, directReads, message };
+  // The server reads these namespaces, then checks the subsets again (the memory store has nothing fresher).
+  const directReads = refreshPlanOf(first.walkedReferences, first.namespace, ctx, result.problems).namespaces.length;
+  const rechecked = recheckSubsets(pendingSubsetCheck(first), lookup, ctx.settings);
+  return { allowed: rechecked.problemCount === 0, problemCount: rechecked.problemCount, directReads, message: formatProblems(rechecked.problems, rechecked.problemCount) };
 }
 
 function runChild(name: string): void {
@@ -135,7 +138,7 @@ function runChild(name: string): void {
     medianWallMs: median(walls),
     runs: times.length,
     allowed: answer!.allowed,
-    problems: answer!.problems.length,
+    problems: answer!.problemCount,
     directReads: answer!.directReads,
     firstLine: answer!.message.split('\n')[0]!.slice(0, 160),
     peakRssMb: process.resourceUsage().maxRSS / 1024,
@@ -226,7 +229,7 @@ async function main(): Promise<void> {
   const section = [
     '## Adversarial',
     '',
-    `Produced by \`node dist/bench/adversarial.js\` (part of \`npm run bench\`), ${new Date().toISOString()}, Node.js ${process.version}. One review of each object (issue 10), every scenario in its own process at the shipped heap cap (--max-old-space-size=${HEAP_CAP_MB}); time = CPU time (user + system, so other load on the machine counts little) of JSON.parse of the AdmissionReview + validateVirtualService against the memory store's host index (+ on a missing subset: the direct-read plan, a second validation, the denial text), median of up to 7 runs after a first one. "before": the same file run once at the commit named, for comparison (see docs/bounded-work.md).`,
+    `Produced by \`node dist/bench/adversarial.js\` (part of \`npm run bench\`), ${new Date().toISOString()}, Node.js ${process.version}. One review of each object (issue 10), every scenario in its own process at the shipped heap cap (--max-old-space-size=${HEAP_CAP_MB}); time = CPU time (user + system, so other load on the machine counts little) of JSON.parse of the AdmissionReview + validateVirtualService against the memory store's host index (+ on a missing subset: the direct-read plan from the same walk and the subset re-check without the object, as POST /validate does) and the denial text, median of up to 7 runs after a first one. "before": the same file run once at the commit named, for comparison (see docs/bounded-work.md).`,
     '',
     table,
     '',

@@ -34,9 +34,10 @@ export interface ShortForm {
   subset: string | undefined;
 }
 
-export function shortFormOf(host: string, clusterDomain: string, hostPath: string, referencePath: string, subset: string | undefined): ShortForm | undefined {
+/** `destinationPath`: the destination's path; the host's is built only for a short form. */
+export function shortFormOf(host: string, clusterDomain: string, destinationPath: string, referencePath: string, subset: string | undefined): ShortForm | undefined {
   const fullName = fullServiceName(host, clusterDomain);
-  return fullName === undefined ? undefined : { hostPath, referencePath, written: host.trim(), fullName, subset };
+  return fullName === undefined ? undefined : { hostPath: `${destinationPath}.host`, referencePath, written: host.trim(), fullName, subset };
 }
 
 export interface ShortFormFindings {

@@ -8,7 +8,7 @@ import { misplacedDestinationField, misplacedRuleWeight, MISPLACED_WEIGHT_MESSAG
 import { checkSubsets, type SubsetReference } from './subsets.js';
 import type { DestinationRule, Problem, ValidationContext, ValidationResult, WeightPolicy } from './types.js';
 import { describeValue, singleLine, warningLine } from './text.js';
-import { checkRouteWeights, type RouteEntry } from './weights.js';
+import { checkRouteWeights, WarningSink, type RouteEntry } from './weights.js';
 
 export type { SubsetReference } from './subsets.js';
 
@@ -23,7 +23,8 @@ type JsonRecord = Record<string, unknown>;
 
 interface Walk {
   problems: Problem[];
-  warnings: string[];
+  /** The first MAX_WARNINGS warnings and the count of all. */
+  warnings: WarningSink;
   references: SubsetReference[];
   /** Destinations written `name.ns` or `name.ns.svc`, which Istio takes literally. */
   shortForms: ShortForm[];
@@ -51,7 +52,7 @@ export function validateKeepingReferences(
   virtualService: unknown,
   destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
   ctx: ValidationContext,
-): { result: ValidationResult; references: readonly SubsetReference[]; namespace: string } {
+): { result: ValidationResult; references: readonly SubsetReference[]; namespace: string; walkedReferences: readonly SubsetReference[] } {
   const namespace = namespaceFor(virtualService, ctx);
   const walk = safeWalk(virtualService, namespace, ctx);
   let subsetProblems: Problem[];
@@ -67,8 +68,8 @@ export function validateKeepingReferences(
   } catch (error) {
     subsetProblems = [internalProblem(error)];
   }
-  const result = { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings([...walk.warnings, ...hostWarnings]) };
-  return { result, references, namespace };
+  const result = { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings(walk.warnings, hostWarnings) };
+  return { result, references, namespace, walkedReferences: walk.references };
 }
 
 /** The subset half of validateVirtualService, also for references kept from an earlier walk (src/rules/subset-recheck.ts). */
@@ -140,12 +141,17 @@ export function namespacesToRefresh(virtualService: unknown, ctx: ValidationCont
  */
 export function refreshPlan(virtualService: unknown, ctx: ValidationContext, problems?: readonly Problem[]): RefreshPlan {
   const namespace = namespaceFor(virtualService, ctx);
+  return refreshPlanOf(safeWalk(virtualService, namespace, ctx).references, namespace, ctx, problems);
+}
+
+/** refreshPlan from the references of a walk already made (`walkedReferences` of validateKeepingReferences), so the object is not walked again. */
+export function refreshPlanOf(references: readonly SubsetReference[], namespace: string, ctx: ValidationContext, problems?: readonly Problem[]): RefreshPlan {
   const root = ctx.settings.rootNamespace;
   const missing = problems && new Set(problems.filter((problem) => problem.kind === 'subset').map((problem) => problem.path));
   const hosts = new Set<string>();
   const seen = new Set<string>();
   let invalid = 0;
-  for (const reference of safeWalk(virtualService, namespace, ctx).references) {
+  for (const reference of references) {
     if (missing && !missing.has(reference.path)) continue;
     const hostNamespace = namespaceOfHost(reference.host, ctx.settings.clusterDomain);
     if (hostNamespace === undefined || hostNamespace === namespace || hostNamespace === root || seen.has(hostNamespace)) continue;
@@ -191,7 +197,7 @@ function safeWalk(virtualService: unknown, namespace: string, ctx: ValidationCon
   try {
     return walkVirtualService(virtualService, namespace, ctx.settings.clusterDomain, ctx.settings.weightPolicy);
   } catch (error) {
-    return { problems: [internalProblem(error)], warnings: [], references: [], shortForms: [] };
+    return { problems: [internalProblem(error)], warnings: new WarningSink(MAX_WARNINGS), references: [], shortForms: [] };
   }
 }
 
@@ -201,7 +207,7 @@ function internalProblem(error: unknown): Problem {
 }
 
 function walkVirtualService(virtualService: unknown, namespace: string, clusterDomain: string, weightPolicy: WeightPolicy): Walk {
-  const walk: Walk = { problems: [], warnings: [], references: [], shortForms: [] };
+  const walk: Walk = { problems: [], warnings: new WarningSink(MAX_WARNINGS), references: [], shortForms: [] };
   // Routes name the same host many times in a row: check and resolve it once per run.
   let last: { host: string; problem: string | undefined; resolved: string } | undefined;
   const hostInfo = (host: string): { problem: string | undefined; resolved: string } => {
@@ -251,7 +257,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     const resolved = hostInfo(host).resolved;
     const named = typeof subset === 'string' && subset !== '' ? subset : undefined;
     if (named !== undefined) walk.references.push({ path: referencePath, host: resolved, subset: named });
-    const shortForm = shortFormOf(host, clusterDomain, `${path}.host`, referencePath, named);
+    const shortForm = shortFormOf(host, clusterDomain, path, referencePath, named);
     if (shortForm) walk.shortForms.push(shortForm);
     const port = field(value, 'port');
     const number = isRecord(port) ? field(port, 'number') : undefined;
@@ -272,7 +278,9 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     const target = destination(rawDestination, `${path}.destination`, path);
     const entry: RouteEntry = { path, isObject: true, weight: weight === undefined ? { present: false } : { present: true, value: weight } };
     if (target) {
-      entry.destinationKey = JSON.stringify([target.host, target.subset ?? '', target.port ?? null]);
+      // Length-prefixed, so no two destinations share a key; cheaper than JSON.stringify per entry.
+      const subset = target.subset ?? '';
+      entry.destinationKey = `${target.host.length}:${target.host}${subset.length}:${subset}${target.port ?? ''}`;
       entry.destination = target;
     }
     return entry;
@@ -297,10 +305,9 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       const route = list(field(rule, 'route'), `${rulePath}.route`);
       if (route) {
         const entries = route.map((entry, position) => routeEntry(entry, `${rulePath}.route[${position}]`));
-        const findings = checkRouteWeights(`${rulePath}.route`, entries, weightPolicy);
+        const findings = checkRouteWeights(`${rulePath}.route`, entries, weightPolicy, walk.warnings);
         // Not push(...list): a route of 200k entries would overflow the call stack.
         for (const problem of findings.problems) walk.problems.push(problem);
-        for (const warning of findings.warnings) walk.warnings.push(warning);
       }
       if (kind !== 'http') return;
       const mirror = field(rule, 'mirror');
@@ -316,10 +323,13 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
   return walk;
 }
 
-function capWarnings(warnings: readonly string[]): string[] {
-  if (warnings.length <= MAX_WARNINGS) return [...warnings];
-  const kept = warnings.slice(0, MAX_WARNINGS - 1);
-  return [...kept, warningLine(`... and ${warnings.length - kept.length} more warnings`)];
+/** The walk's warnings (first MAX_WARNINGS kept, all counted), then `more`: as if all were listed and then cut. */
+function capWarnings(walked: WarningSink, more: readonly string[]): string[] {
+  const total = walked.count + more.length;
+  const listed = [...walked.kept, ...more];
+  if (total <= MAX_WARNINGS) return listed;
+  const kept = listed.slice(0, MAX_WARNINGS - 1);
+  return [...kept, warningLine(`... and ${total - kept.length} more warnings`)];
 }
 
 /**

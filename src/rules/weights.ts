@@ -52,9 +52,37 @@ export interface RouteFindings {
   warnings: string[];
 }
 
-export function checkRouteWeights(routePath: string, entries: readonly RouteEntry[], policy: WeightPolicy = 'sum-100'): RouteFindings {
+/**
+ * Warnings kept up to `limit` and only counted past it: a route of 100,000
+ * destinations without a weight earns 200,000 warnings of which a denial
+ * shows 20, so the rest are never worded.
+ */
+export class WarningSink {
+  readonly kept: string[] = [];
+  count = 0;
+
+  constructor(private readonly limit = Number.POSITIVE_INFINITY) {}
+
+  /** Whether the next warning's text would be kept; when not, call `skip`. */
+  wants(): boolean {
+    return this.kept.length < this.limit;
+  }
+
+  add(text: string): void {
+    this.count++;
+    if (this.kept.length < this.limit) this.kept.push(text);
+  }
+
+  skip(): void {
+    this.count++;
+  }
+}
+
+/** With `sink`, warnings go there (in order) and the returned list is empty. */
+export function checkRouteWeights(routePath: string, entries: readonly RouteEntry[], policy: WeightPolicy = 'sum-100', sink?: WarningSink): RouteFindings {
   const problems: Problem[] = [];
-  const warnings: string[] = [];
+  const own = sink ?? new WarningSink();
+  const warn = (text: () => string): void => (own.wants() ? own.add(text()) : own.skip());
   // Weights Istio would use, or undefined where the sum cannot be computed.
   const weights: Array<number | undefined> = entries.map((entry) => {
     if (!entry.isObject) return undefined;
@@ -71,11 +99,11 @@ export function checkRouteWeights(routePath: string, entries: readonly RouteEntr
     // The only destination gets all traffic whatever it says; a weight that
     // claims otherwise is a sign the author forgot a second destination.
     if (only && only.weight.present && weight !== undefined && weight !== 100) {
-      warnings.push(warningLine(`${only.path}: weight ${weight} on the only destination; it still gets 100% of traffic`));
+      warn(() => warningLine(`${only.path}: weight ${weight} on the only destination; it still gets 100% of traffic`));
     }
-    return { problems, warnings };
+    return { problems, warnings: sink ? [] : own.kept };
   }
-  if (entries.length === 0) return { problems, warnings };
+  if (entries.length === 0) return { problems, warnings: sink ? [] : own.kept };
 
   const limit = maxWeight(policy);
   let withinLimit = true;
@@ -86,8 +114,9 @@ export function checkRouteWeights(routePath: string, entries: readonly RouteEntr
       withinLimit = false;
       problems.push({ path: `${entry.path}.weight`, kind: 'weight', message: `${weight} is more than ${limit}` });
     } else if (weight === 0) {
+      if (!own.wants()) return own.skip();
       const what = entry.weight.present ? 'weight 0' : 'no weight (counts as 0)';
-      warnings.push(warningLine(`${entry.path}: ${what}; this destination gets no traffic`));
+      own.add(warningLine(`${entry.path}: ${what}; this destination gets no traffic`));
     }
   });
   if (weights.every((weight) => weight !== undefined)) {
@@ -101,15 +130,15 @@ export function checkRouteWeights(routePath: string, entries: readonly RouteEntr
     } else if (sum === 0) {
       problems.push({ path: routePath, kind: 'weight', message: `weights sum to 0; Istio refuses a route whose destinations all have weight 0${hint}` });
     } else if (sum !== 100 && withinLimit) {
-      warnings.push(warningLine(`${routePath}: weights sum to ${sum}, not 100; each destination gets weight/${sum} of traffic`));
+      warn(() => warningLine(`${routePath}: weights sum to ${sum}, not 100; each destination gets weight/${sum} of traffic`));
     }
   }
 
-  return { problems, warnings: warnings.concat(duplicateWarnings(entries)) };
+  duplicateWarnings(entries, own);
+  return { problems, warnings: sink ? [] : own.kept };
 }
 
-function duplicateWarnings(entries: readonly RouteEntry[]): string[] {
-  const warnings: string[] = [];
+function duplicateWarnings(entries: readonly RouteEntry[], warnings: WarningSink): void {
   const firstIndex = new Map<string, number>();
   entries.forEach((entry, index) => {
     if (entry.destinationKey === undefined) return;
@@ -118,9 +147,9 @@ function duplicateWarnings(entries: readonly RouteEntry[]): string[] {
       firstIndex.set(entry.destinationKey, index);
       return;
     }
-    warnings.push(warningLine(`${entry.path}: same destination as route[${first}] (${destinationLabel(entry) ?? entry.destinationKey})`));
+    if (!warnings.wants()) return warnings.skip();
+    warnings.add(warningLine(`${entry.path}: same destination as route[${first}] (${destinationLabel(entry) ?? entry.destinationKey})`));
   });
-  return warnings;
 }
 
 export function isValidWeight(value: unknown): value is number {

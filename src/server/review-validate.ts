@@ -6,7 +6,7 @@ import type { ReadinessQuery } from '../rules/readiness.js';
 import { pendingSubsetCheck, recheckSubsets, type PendingSubsetCheck } from '../rules/subset-recheck.js';
 import { quote } from '../rules/text.js';
 import type { JsonObject, ValidationContext } from '../rules/types.js';
-import { formatProblems, refreshPlan, validateKeepingReferences } from '../rules/validate.js';
+import { formatProblems, refreshPlanOf, validateKeepingReferences } from '../rules/validate.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { recordAdmitted } from './record-admitted.js';
@@ -81,7 +81,8 @@ function firstPass(request: AdmissionRequest, deps: AppDeps): { verdict: Admissi
     return { admitted: { warnings, readiness: readinessQueriesOf(object, namespace, deps), record } };
   }
   // The review's own namespace and the root namespace first: they decide the most hosts.
-  const plan = refreshPlan(object, ctx, result.problems);
+  // From the references of that walk: a 3 MiB object is not walked again.
+  const plan = refreshPlanOf(first.walkedReferences, first.namespace, ctx, result.problems);
   if (plan.omitted > 0) deps.logger.info({ uid: request.uid, omitted: plan.omitted }, 'direct read capped; other namespaces answered from the cache');
   const namespaces = [...new Set([namespace, deps.settings.rootNamespace, ...plan.namespaces])];
   return { pending: pendingSubsetCheck(first), namespaces };
