@@ -27,7 +27,7 @@ const config = parseServeConfig(flags, {});
 // Exactly the logger startServer builds (BENCH_LOG=sync|async|silent: experiments only).
 const experiment = process.env.BENCH_LOG;
 const logger = experiment === undefined
-  ? pino({ level: config.logLevel, base: { service: 'canary-webhook' } })
+  ? pino({ level: config.logLevel, base: { service: 'canary-webhook' } }, pino.destination({ dest: 1, sync: false }))
   : pino({ level: experiment === 'silent' ? 'silent' : config.logLevel, base: { service: 'canary-webhook' } }, pino.destination({ dest: 1, sync: experiment === 'sync' }));
 const started = await startWithConfig(config, logger);
 while (!started.store.isReady()) await new Promise((resolve) => setTimeout(resolve, 2));

@@ -32,7 +32,11 @@ export async function startServer(argv: readonly string[]): Promise<StartedServe
     process.exitCode = 2;
     return undefined;
   }
-  const logger = pino({ level: config.logLevel, base: { service: 'canary-webhook' } });
+  // Asynchronous destination (issue 16): under load, lines written while a
+  // write is in flight are joined into one write(2) instead of one
+  // synchronous syscall per review. Still one line per review; flushed on
+  // SIGTERM below and, by pino's exit hook, on any other exit.
+  const logger = pino({ level: config.logLevel, base: { service: 'canary-webhook' } }, pino.destination({ dest: 1, sync: false }));
   try {
     const started = await startWithConfig(config, logger);
     installSignalHandlers(started, logger);

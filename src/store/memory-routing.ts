@@ -4,6 +4,7 @@
 // the webhook let through is what the cluster would now hold.
 import { ObjectIndex } from './object-index.js';
 import { MESH_HOST_INDEX, meshClaimKey, SUBSET_HOST_INDEX, toDeployment, virtualServiceIndex, type DeploymentObject, type RoutingView, type VirtualServiceObject } from './routing.js';
+import { cloneTree } from '../rules/clone.js';
 import type { RuleSettings } from '../rules/types.js';
 
 /** What an admitted DestinationRule change does to the memory store's rules. */
@@ -57,7 +58,8 @@ export class MemoryRouting implements RoutingView {
       else this.destinationRules.upsertDestinationRule(object);
     } else if (kind === 'VirtualService') {
       if (operation === 'DELETE') this.virtualServices.delete(namespace, name);
-      else this.virtualServices.upsert(structuredClone(object) as VirtualServiceObject);
+      // cloneTree: a JSON tree copy, ~10× cheaper than structuredClone on every standalone /validate allow (issue 16).
+      else this.virtualServices.upsert(cloneTree(object) as VirtualServiceObject);
     } else if (operation === 'DELETE') {
       this.deployments.delete(namespace, name);
     } else {
