@@ -5,13 +5,12 @@
 // target: p50 ≤ 2 ms, flat from 10 to 10,000 (each lookup is one index hit).
 // `node dist/bench/guard.js [seconds]` prints a table; `--json` prints the rows.
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
 import { defaultRuleSettings, type DestinationRule } from '../src/rules/types.js';
 import type { AdmissionRequest } from '../src/server/admission.js';
 import type { AppDeps } from '../src/server/deps.js';
-import { createMetrics } from '../src/server/metrics.js';
 import { reviewGuard } from '../src/server/review-guard.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { buildDeps } from '../test/support/app-harness.js';
 
 const NAMESPACE = 'bench';
 const REFERENCING = 10;
@@ -56,17 +55,7 @@ function storeWith(count: number): MemoryStore {
 }
 
 function depsFor(store: MemoryStore): AppDeps {
-  return {
-    store,
-    settings,
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics(store, { processMetrics: false }),
-    onSubsetError: 'deny',
-    subsetWriteTimeoutMs: 3_000,
-    maxBodyBytes: 10 * 1024 * 1024,
-    isShuttingDown: () => false,
-    guardMode: 'deny',
-  };
+  return buildDeps({ store, settings, overrides: { guardMode: 'deny' } });
 }
 
 /** UPDATE of `reviews`: an unrelated edit (allowed) or dropping v2 (denied, 10 references). The request is parsed JSON, as the server gets it. */

@@ -7,13 +7,11 @@
 // namespace should cost the same. `npx tsx bench/mutate-scale.ts` prints
 // the table; bench/adversarial.ts calls measureMutateScale().
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
 import { defaultRuleSettings, type DestinationRule } from '../src/rules/types.js';
-import type { AppDeps } from '../src/server/deps.js';
-import { createMetrics } from '../src/server/metrics.js';
 import { reviewDeployment } from '../src/server/review-mutate.js';
 import type { AdmissionRequest } from '../src/server/admission.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { buildDeps } from '../test/support/app-harness.js';
 
 const NAMESPACE = 'scale';
 /** Services whose new versions are admitted; each rule stays far below --max-subsets. */
@@ -51,16 +49,7 @@ function deploymentReview(service: string, version: string, uid: number): Admiss
 async function p50Ms(rules: number, reviews: number): Promise<number> {
   const settings = defaultRuleSettings;
   const store = new MemoryStore(settings, otherRules(rules));
-  const deps = {
-    store,
-    settings,
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics(store, { processMetrics: false }),
-    onSubsetError: 'deny',
-    subsetWriteTimeoutMs: 3_000,
-    maxBodyBytes: 10 * 1024 * 1024,
-    isShuttingDown: () => false,
-  } as unknown as AppDeps;
+  const deps = buildDeps({ store, settings });
   const samples: number[] = [];
   for (let i = 0; i < reviews; i++) {
     const request = deploymentReview(`svc-${i % SERVICES}`, `v${Math.floor(i / SERVICES)}`, i);

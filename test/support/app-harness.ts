@@ -12,10 +12,13 @@ export interface Harness {
   deps: AppDeps;
 }
 
-export function buildApp(options: { seed?: DestinationRule[]; store?: DestinationRuleStore; settings?: Partial<RuleSettings>; overrides?: Partial<AppDeps> } = {}): Harness {
+export interface DepsOptions { seed?: DestinationRule[]; store?: DestinationRuleStore; settings?: Partial<RuleSettings>; overrides?: Partial<AppDeps> }
+
+/** The app's dependencies with the served defaults, a silent logger and no process metrics (tests and in-process benchmarks). */
+export function buildDeps(options: DepsOptions = {}): AppDeps {
   const settings = { ...defaultRuleSettings, ...options.settings };
   const store = options.store ?? new MemoryStore(settings, options.seed ?? []);
-  const deps: AppDeps = {
+  return {
     store,
     settings,
     logger: pino({ level: 'silent' }),
@@ -26,6 +29,10 @@ export function buildApp(options: { seed?: DestinationRule[]; store?: Destinatio
     isShuttingDown: () => false,
     ...options.overrides,
   };
+}
+
+export function buildApp(options: DepsOptions = {}): Harness {
+  const deps = buildDeps(options);
   return { app: createApp(deps), deps };
 }
 
