@@ -29,6 +29,7 @@ import { FakeApiServer } from '../test/support/fake-apiserver.js';
 import type { AppServerArgs } from './app-server.js';
 import { NAMESPACE, destinationRules, virtualServiceReview } from './bodies.js';
 import type { LoadConfig, LoadResult } from './load.js';
+import { cpuMs } from './process-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = existsSync(join(here, '..', 'package.json')) ? join(here, '..') : join(here, '..', '..');
@@ -65,7 +66,6 @@ export interface ReadinessBenchResult {
 
 const hasTaskset = spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).status === 0 && cpus().length >= 2;
 const nodeCommand = (cpu: string, args: string[]): [string, string[]] => (hasTaskset ? ['taskset', ['-c', cpu, process.execPath, ...args]] : [process.execPath, args]);
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 export async function runReadinessBench(options: ReadinessBenchOptions = {}): Promise<ReadinessBenchResult> {
   const rounds = options.rounds ?? 3;
@@ -95,8 +95,7 @@ export async function runReadinessBench(options: ReadinessBenchOptions = {}): Pr
       }
       await api.start();
       apis.push(api);
-      const kubeconfig = join(work, `${name}.kubeconfig`);
-      writeFileSync(kubeconfig, kubeconfigYaml(api.url));
+      const kubeconfig = api.writeKubeconfig(join(work, `${name}.kubeconfig`));
       const args: AppServerArgs = { certPath: certs.certPath, keyPath: certs.keyPath, kubeconfigPath: kubeconfig, extraFlags: ['--ready-policy', policy] };
       const server = await startApp(name, args, work);
       servers.push(server);
@@ -270,16 +269,6 @@ async function load(work: string, config: LoadConfig): Promise<LoadResult> {
   return JSON.parse(out) as LoadResult;
 }
 
-function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 function post(port: number, body: string, ca: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -293,14 +282,6 @@ function post(port: number, body: string, ca: Buffer): Promise<string> {
   });
 }
 
-function kubeconfigYaml(server: string): string {
-  return [
-    'apiVersion: v1', 'kind: Config', 'current-context: fake',
-    'clusters:', '- name: fake', '  cluster:', `    server: ${server}`, '    insecure-skip-tls-verify: true',
-    'users:', '- name: bench', '  user:', '    token: bench-token',
-    'contexts:', '- name: fake', '  context:', '    cluster: fake', '    user: bench',
-  ].join('\n');
-}
 
 /** The rows as a Markdown table. */
 export function readinessTable(result: ReadinessBenchResult): string {

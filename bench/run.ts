@@ -20,6 +20,7 @@ import type { LoadConfig, LoadRequest, LoadResult } from './load.js';
 import type { AppServerArgs } from './app-server.js';
 import type { GuardRow } from './guard.js';
 import { runReadinessBench } from './readiness.js';
+import { cpuMs } from './process-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: dist/bench → ../.., bench (tsx) → .. */
@@ -88,18 +89,6 @@ async function stopServer(server: Server): Promise<void> {
   clearTimeout(timer);
 }
 
-/** CPU time (user + system, all threads) a process has used, in ms (Linux /proc; 0 elsewhere). */
-function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** Load a server and measure the server process's CPU time per response (robust to a noisy machine, unlike req/s). */
 async function measure(server: Server, config: Omit<LoadConfig, 'url'>): Promise<Measured> {
@@ -280,8 +269,7 @@ async function main(): Promise<void> {
       api = new FakeApiServer();
       for (const rule of rules) api.put('destinationrules', rule as never);
       await api.start();
-      const kubeconfig = join(work, `${name}.kubeconfig`);
-      writeFileSync(kubeconfig, kubeconfigYaml(api.url));
+      const kubeconfig = api.writeKubeconfig(join(work, `${name}.kubeconfig`));
       args.kubeconfigPath = kubeconfig;
     } else {
       const seedDir = join(work, `${name}-seed`);
@@ -620,17 +608,6 @@ function storedSubsets(api: FakeApiServer): number {
   return api.objects.list('destinationrules').reduce((sum, rule) => sum + ((rule.spec as { subsets?: unknown[] } | undefined)?.subsets?.length ?? 0), 0);
 }
 
-function kubeconfigYaml(server: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    `clusters: [{name: fake, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
-    'users: [{name: bench, user: {token: bench-token}}]',
-    'contexts: [{name: fake, context: {cluster: fake, user: bench}}]',
-    'current-context: fake',
-    '',
-  ].join('\n');
-}
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);

@@ -22,14 +22,7 @@ describe('check --cluster: DestinationRules that would break the cluster\'s rout
     apiserver.put('destinationrules', rule('shop', 'reviews', 'reviews', ['v1', 'v2']));
     apiserver.put('virtualservices', virtualService('shop', 'reviews', 'reviews', [{ subset: 'v1', weight: 90 }, { subset: 'v2', weight: 10 }]));
     dir = mkdtempSync(join(tmpdir(), 'check-guard-'));
-    kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, `apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "${apiserver.url}", insecure-skip-tls-verify: true}}]
-users: [{name: tester, user: {token: fake-token}}]
-contexts: [{name: fake, context: {cluster: fake, user: tester}}]
-current-context: fake
-`);
+    kubeconfig = apiserver.writeKubeconfig(join(dir, 'kubeconfig'));
   });
   after(() => apiserver.stop());
 

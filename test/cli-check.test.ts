@@ -328,14 +328,7 @@ describe('check --cluster', () => {
       metadata: { name: 'reviews', namespace: 'default' },
       spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
     });
-    kubeconfig = join(tree({}), 'kubeconfig');
-    writeFileSync(kubeconfig, `apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "${apiserver.url}", insecure-skip-tls-verify: true}}]
-users: [{name: tester, user: {token: fake-token}}]
-contexts: [{name: fake, context: {cluster: fake, user: tester}}]
-current-context: fake
-`);
+    kubeconfig = apiserver.writeKubeconfig(join(tree({}), 'kubeconfig'));
   });
   after(() => apiserver.stop());
 

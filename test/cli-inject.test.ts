@@ -285,14 +285,7 @@ describe('inject --cluster', () => {
       metadata: { name: 'shop', namespace: 'default', labels: { 'argocd.argoproj.io/instance': 'shop' } },
       spec: { host: 'shop', exportTo: ['.'], trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
     });
-    kubeconfig = join(tmp(), 'kubeconfig');
-    writeFileSync(kubeconfig, `apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "${apiserver.url}", insecure-skip-tls-verify: true}}]
-users: [{name: tester, user: {token: fake-token}}]
-contexts: [{name: fake, context: {cluster: fake, user: tester}}]
-current-context: fake
-`);
+    kubeconfig = apiserver.writeKubeconfig(join(tmp(), 'kubeconfig'));
   });
   after(() => apiserver.stop());
 

@@ -7,6 +7,7 @@
 // (latency, N × 409/500, dropped or silent watches, compaction → 410, the
 // server going down) and read back every request it received.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { apiVersionOf, clusterScoped, FakeObjects, GROUP, kindOf, statusBody, type Obj, type Result } from './fake-objects.js';
@@ -101,6 +102,18 @@ export class FakeApiServer {
       currentContext: 'fake',
     });
     return kubeConfig;
+  }
+
+  /** The same, written to `path` as a kubeconfig file for a process (`--kubeconfig`); returns the path. */
+  writeKubeconfig(path: string): string {
+    writeFileSync(path, `apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "${this.url}", insecure-skip-tls-verify: true}}]
+users: [{name: tester, user: {token: fake-token}}]
+contexts: [{name: fake, context: {cluster: fake, user: tester}}]
+current-context: fake
+`);
+    return path;
   }
 
   /** The next `count` requests matching method/path are answered with `status` and not executed. */
