@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { pendingSubsetCheck, recheckSubsets } from '../src/rules/subset-recheck.js';
 import { defaultRuleSettings } from '../src/rules/types.js';
-import { formatProblems, refreshPlanOf, validateKeepingReferences } from '../src/rules/validate.js';
+import { formatProblems, missingHosts, refreshPlanOf, validateKeepingReferences } from '../src/rules/validate.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import {
   admissionReview, longHostInput, manyHostsInput, manyNamespacesInput, manyRoutesInput, missingSubsetInput, wildcardNamespacesInput,
@@ -98,11 +98,11 @@ function review(body: string, store: MemoryStore): { allowed: boolean; problemCo
   // from that walk's references, then the subset re-check without the object.
   const first = validateKeepingReferences(request.object, lookup, ctx);
   const { result } = first;
-  if (!result.problems.some((problem) => problem.kind === 'subset')) {
-    return { allowed: result.problems.length === 0, problemCount: result.problems.length, directReads: 0, message: formatProblems(result.problems) };
+  if (first.missingPairs.size === 0) {
+    return { allowed: result.problemCount === 0, problemCount: result.problemCount, directReads: 0, message: formatProblems(result.problems, result.problemCount) };
   }
   // The server reads these namespaces, then checks the subsets again (the memory store has nothing fresher).
-  const directReads = refreshPlanOf(first.walkedReferences, first.namespace, ctx, result.problems).namespaces.length;
+  const directReads = refreshPlanOf(missingHosts(first), first.namespace, ctx).namespaces.length;
   const rechecked = recheckSubsets(pendingSubsetCheck(first), lookup, ctx.settings);
   return { allowed: rechecked.problemCount === 0, problemCount: rechecked.problemCount, directReads, message: formatProblems(rechecked.problems, rechecked.problemCount) };
 }

@@ -66,7 +66,7 @@ describe('serve --standalone at the shipped heap cap, attacked', () => {
   });
 
   it('4,000 hosts against 4,000 rules, every subset missing: each miss named, the server lives on', async () => {
-    const response = await validate(wide, 'many-hosts');
+    const response = await validate(wide, 'many-hosts').catch((error: Error) => assert.fail(`${error.message}; server: ${server.stderr().slice(-1500)}`));
     assert.equal(response.allowed, false);
     const lines = response.status?.message.split('\n') ?? [];
     assert.equal(lines.length, 101);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { defaultRuleSettings, type DestinationRule, type ValidationResult } from '../src/rules/types.js';
-import { validateVirtualService } from '../src/rules/validate.js';
+import { MAX_PROBLEM_LINES, validateVirtualService } from '../src/rules/validate.js';
 
 function dr(namespace: string, name: string, host: string, subsets: string[]): DestinationRule {
   return { metadata: { name, namespace }, spec: { host, subsets: subsets.map((subset) => ({ name: subset, labels: { version: subset } })) } };
@@ -149,8 +149,16 @@ describe('worst input: many short forms', () => {
     };
     const result = validateVirtualService({ spec: { http: [{ route }] } }, lookup, { namespace: 'shop', settings });
     // Every reference is a short form of a known service: each is denied at its host, none as a missing subset.
-    assert.equal(result.problems.filter((problem) => problem.kind === 'host').length, destinations);
-    assert.equal(result.problems.filter((problem) => problem.kind === 'subset').length, 0);
+    // Plus, per entry, its misplaced `destination.weight`, and the route's sum (the weights sit inside destination), shown first.
+    assert.equal(result.problemCount, 2 * destinations + 1);
+    assert.equal(result.problems.length, MAX_PROBLEM_LINES);
+    assert.deepEqual(result.problems.slice(0, 4).map((problem) => [problem.kind, problem.path]), [
+      ['weight', 'spec.http[0].route'],
+      ['host', 'spec.http[0].route[0].destination.host'],
+      ['weight', 'spec.http[0].route[0].destination.weight'],
+      ['host', 'spec.http[0].route[1].destination.host'],
+    ]);
+    assert.ok(!result.problems.some((problem) => problem.kind === 'subset'));
     assert.ok([...asked.values()].every((count) => count === 1), 'one lookup per full name');
     assert.equal(asked.size, distinct);
   });

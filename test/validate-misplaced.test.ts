@@ -64,7 +64,7 @@ describe('weight inside destination (the guide)', () => {
       entry.weight = entry.destination.weight as number;
       delete entry.destination.weight;
     }
-    assert.deepEqual(validateVirtualService(fixed, rules, ctx), { problems: [], warnings: [] });
+    assert.deepEqual(validateVirtualService(fixed, rules, ctx), { problems: [], problemCount: 0, warnings: [] });
   });
 
   it('a single destination with weight inside is still named (its route has no sum to fail)', () => {

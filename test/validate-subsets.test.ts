@@ -290,7 +290,7 @@ describe('Bookinfo samples (istio/istio samples/bookinfo/networking)', () => {
       assert.ok(virtualServices.length > 0);
       for (const virtualService of virtualServices) {
         const result = check(virtualService, allRules);
-        assert.deepEqual(result, { problems: [], warnings: [] }, `${file} ${virtualService.metadata.name}`);
+        assert.deepEqual(result, { problems: [], problemCount: 0, warnings: [] }, `${file} ${virtualService.metadata.name}`);
       }
     });
   }
@@ -299,7 +299,7 @@ describe('Bookinfo samples (istio/istio samples/bookinfo/networking)', () => {
     const rules = loadRules('destination-rule-reviews.yaml');
     assert.deepEqual(rules[0]?.spec.subsets?.map((subset) => subset.name), ['v1', 'v2', 'v3']);
     const [virtualService] = load('virtual-service-reviews-v3.yaml');
-    assert.deepEqual(check(virtualService, rules), { problems: [], warnings: [] });
+    assert.deepEqual(check(virtualService, rules), { problems: [], problemCount: 0, warnings: [] });
   });
 
   it('virtual-service-details-v2.yaml against only destination-rule-reviews.yaml names the missing rule', () => {

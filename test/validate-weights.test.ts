@@ -246,8 +246,8 @@ describe('malformed VirtualServices are clean shape problems', () => {
   it('reports every problem of a huge route and caps the denial text (its speed is in bench/adversarial)', () => {
     const entries = Array.from({ length: 200_000 }, (_, i) => ({ destination: { host: `svc${i}` }, weight: -1 }));
     const result = validate({ spec: { http: [{ route: entries }] } });
-    assert.equal(result.problems.length, 200_000);
-    const text = formatProblems(result.problems);
+    assert.equal(result.problemCount, 200_000);
+    const text = formatProblems(result.problems, result.problemCount);
     assert.equal(text.split('\n').length, MAX_PROBLEM_LINES + 1);
     assert.match(text, new RegExp(`\\.\\.\\. and ${200_000 - MAX_PROBLEM_LINES} more problems$`));
   });

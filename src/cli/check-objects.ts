@@ -90,12 +90,16 @@ export function checkObjects(
     const namespace = item.namespace ?? options.namespace;
     const result = validateVirtualService(item.object, all, { namespace, settings: options.settings });
     // SPEC §10 for an object that is otherwise admitted, as the webhook does.
-    if (result.problems.length === 0) {
+    if (result.problemCount === 0) {
       const ready = workloads.findings(item.object, namespace, all);
       result.problems.push(...ready.problems);
+      result.problemCount += ready.problems.length;
       result.warnings.push(...ready.warnings);
     }
     for (const problem of result.problems) report(item, 'error', problem.path, problem.message);
+    // As a denial: the first MAX_PROBLEM_LINES in document order, then how many more.
+    const rest = result.problemCount - result.problems.length;
+    if (rest > 0) report(item, 'error', '', `... and ${rest} more problem${rest === 1 ? '' : 's'}`);
     for (const warning of result.warnings) {
       const { path, message } = splitPath(warning);
       report(item, 'warning', path, message);

@@ -149,6 +149,8 @@ export interface ResolvedRule {
  * every host re-filtered every candidate).
  */
 export class VisibleRules {
+  /** As a RuleView (src/rules/rule-views.ts): itself, one part. */
+  readonly parts: readonly VisibleRules[] = [this];
   /** Every candidate in the order given (Istio's merge order), resolved. */
   readonly resolved: readonly ResolvedRule[];
   /** Resolved host → positions in `resolved` of every candidate (visible or not) with that host. */
@@ -164,8 +166,8 @@ export class VisibleRules {
 
   constructor(
     candidates: readonly DestinationRule[],
-    private readonly fromNamespace: string,
-    private readonly settings: Pick<RuleSettings, 'clusterDomain' | 'rootNamespace'>,
+    readonly fromNamespace: string,
+    readonly settings: Pick<RuleSettings, 'clusterDomain' | 'rootNamespace'>,
   ) {
     const resolved: ResolvedRule[] = [];
     for (const rule of candidates) {
@@ -194,32 +196,62 @@ export class VisibleRules {
   }
 
   select(fqdn: string): SelectedDestinationRules | undefined {
-    const own = this.pick(this.fromNamespace, fqdn);
-    if (own) return own;
-    const serviceNamespace = namespaceOfHost(fqdn, this.settings.clusterDomain);
-    if (serviceNamespace !== undefined) {
-      const service = this.pick(serviceNamespace, fqdn);
-      if (service) return service;
-    } else {
-      // An external host's "service namespace" is that of its ServiceEntry,
-      // which the rules never see. Any other namespace may hold it, so take the
-      // most specific visible match among them (ties: first namespace by name)
-      // rather than deny traffic Istio would route.
-      const host = mostSpecificPattern(fqdn, this.elsewhere, this.wildcardLengths);
-      if (host !== undefined) return this.group(this.elsewhere.get(host)!, host);
-    }
-    return this.pick(this.settings.rootNamespace, fqdn);
+    return selectAmong([this], fqdn, this.fromNamespace, this.settings);
   }
 
-  private pick(namespace: string, fqdn: string): SelectedDestinationRules | undefined {
+  /** The visible rules of `namespace` with the most specific host covering `fqdn`. */
+  pickIn(namespace: string, fqdn: string): SelectedDestinationRules | undefined {
     const hosts = this.byNamespace.get(namespace);
     const host = hosts && mostSpecificPattern(fqdn, hosts, this.wildcardLengths);
     return host === undefined ? undefined : this.group(namespace, host);
   }
 
+  /** The most specific visible match in a namespace other than the caller's and the root (ties: first namespace by name). */
+  pickElsewhere(fqdn: string): SelectedDestinationRules | undefined {
+    const host = mostSpecificPattern(fqdn, this.elsewhere, this.wildcardLengths);
+    return host === undefined ? undefined : this.group(this.elsewhere.get(host)!, host);
+  }
+
   private group(namespace: string, host: string): SelectedDestinationRules {
     return { host, namespace, rules: [...(this.byNamespace.get(namespace)?.get(host) ?? [])] };
   }
+}
+
+/**
+ * PushContext.destinationRule's order over `views`, which either is one view
+ * or views of one host pattern each, most specific first (a store's answer
+ * for a host, split by pattern): the caller's own namespace, then the
+ * service's namespace, then the root namespace; the most specific host wins
+ * within each.
+ */
+export function selectAmong(
+  views: readonly VisibleRules[],
+  fqdn: string,
+  fromNamespace: string,
+  settings: Pick<RuleSettings, 'clusterDomain' | 'rootNamespace'>,
+): SelectedDestinationRules | undefined {
+  const first = (pick: (view: VisibleRules) => SelectedDestinationRules | undefined): SelectedDestinationRules | undefined => {
+    for (const view of views) {
+      const picked = pick(view);
+      if (picked) return picked;
+    }
+    return undefined;
+  };
+  const own = first((view) => view.pickIn(fromNamespace, fqdn));
+  if (own) return own;
+  const serviceNamespace = namespaceOfHost(fqdn, settings.clusterDomain);
+  if (serviceNamespace !== undefined) {
+    const service = first((view) => view.pickIn(serviceNamespace, fqdn));
+    if (service) return service;
+  } else {
+    // An external host's "service namespace" is that of its ServiceEntry,
+    // which the rules never see. Any other namespace may hold it, so take the
+    // most specific visible match among them (ties: first namespace by name)
+    // rather than deny traffic Istio would route.
+    const elsewhere = first((view) => view.pickElsewhere(fqdn));
+    if (elsewhere) return elsewhere;
+  }
+  return first((view) => view.pickIn(settings.rootNamespace, fqdn));
 }
 
 /**

@@ -1,9 +1,12 @@
 // Messages that point at the real mistake (SPEC §3 "Point at the real
 // mistake", SPEC §4 short forms): fields guides put in the wrong place, and
 // Kubernetes DNS short forms that Istio does not expand.
-import { fullServiceName, resolvedHostOf } from './hosts.js';
+import { resolvedHostOf } from './hosts.js';
+import type { ProblemSink } from './problem-sink.js';
+import { destinationPath, type Place, type SubsetPair } from './reference-table.js';
 import { quote, warningLine } from './text.js';
-import type { DestinationRule, Problem } from './types.js';
+import type { DestinationRule } from './types.js';
+import type { WarningSink } from './weights.js';
 
 export const MISPLACED_WEIGHT_MESSAGE = 'weight belongs beside destination, not inside it';
 
@@ -22,62 +25,79 @@ export function misplacedDestinationField(name: unknown, host: unknown): string 
   return `is the pre-v1alpha3 field; a destination names its service in host${suggestion}`;
 }
 
-/** A destination host written `name.ns` or `name.ns.svc`. */
-export interface ShortForm {
-  /** `spec.http[0].route[1].destination.host` */
-  hostPath: string;
-  /** The path its subset reference carries, when it has one. */
-  referencePath: string;
-  written: string;
-  /** What it was probably meant as: `name.ns.svc.<cluster domain>`. */
-  fullName: string;
-  subset: string | undefined;
-}
+/**
+ * Destinations whose host is written `name.ns` or `name.ns.svc`: each
+ * distinct spelling once, and per occurrence only numbers (its place and the
+ * index of its subset pair in the walk's ReferenceTable, -1 without a subset).
+ */
+export class ShortFormTable {
+  readonly forms: Array<{ written: string; fullName: string }> = [];
+  private readonly byWritten = new Map<string, number>();
+  /** Per occurrence, 5 numbers: form, Place, rule index, position, pair. */
+  private readonly cells: number[] = [];
 
-/** `destinationPath`: the destination's path; the host's is built only for a short form. */
-export function shortFormOf(host: string, clusterDomain: string, destinationPath: string, referencePath: string, subset: string | undefined): ShortForm | undefined {
-  const fullName = fullServiceName(host, clusterDomain);
-  return fullName === undefined ? undefined : { hostPath: `${destinationPath}.host`, referencePath, written: host.trim(), fullName, subset };
-}
+  formOf(written: string, fullName: string): number {
+    let index = this.byWritten.get(written);
+    if (index === undefined) {
+      index = this.forms.push({ written, fullName }) - 1;
+      this.byWritten.set(written, index);
+    }
+    return index;
+  }
 
-export interface ShortFormFindings {
-  problems: Problem[];
-  warnings: string[];
-  /** Reference paths already reported here, so their subsets are not checked under the literal host too. */
-  reported: Set<string>;
+  add(form: number, place: Place, rule: number, position: number, pair: number): void {
+    this.cells.push(form, place, rule, position, pair);
+  }
+
+  get size(): number {
+    return this.cells.length / 5;
+  }
+
+  /** Occurrence `at`'s form, the path of its `host` field and its pair (-1: no subset). */
+  occurrence(at: number): { form: number; hostPath: () => string; pair: number } {
+    const base = at * 5;
+    const [place, rule, position] = [this.cells[base + 1] as Place, this.cells[base + 2]!, this.cells[base + 3]!];
+    return { form: this.cells[base]!, hostPath: () => `${destinationPath(place, rule, position)}.host`, pair: this.cells[base + 4]! };
+  }
 }
 
 /**
  * Istio routes `reviews.prod` nowhere; only when the full name is a host a
  * DestinationRule names (so a service the cluster knows) is it surely a
  * mistake and not some external name. With a subset it is denied (the
- * subset is routed to nothing), without one it is a warning.
+ * subset is routed to nothing), without one it is a warning. Returns the
+ * pairs so reported: their subsets are not checked under the literal host too.
  */
 export function shortFormFindings(
-  shortForms: readonly ShortForm[],
+  shortForms: ShortFormTable,
+  pairs: readonly SubsetPair[],
   destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
   clusterDomain: string,
-): ShortFormFindings {
-  const findings: ShortFormFindings = { problems: [], warnings: [], reported: new Set() };
-  if (shortForms.length === 0) return findings;
+  problems: ProblemSink,
+  warnings: WarningSink,
+): Set<number> {
+  const reported = new Set<number>();
+  if (shortForms.size === 0) return reported;
   const isKnown = knownHosts(destinationRules, clusterDomain);
-  for (const shortForm of shortForms) {
-    if (!isKnown(shortForm.fullName)) continue;
-    if (shortForm.subset !== undefined) {
-      findings.problems.push({
-        path: shortForm.hostPath,
-        kind: 'host',
-        message:
-          `Istio takes ${quote(shortForm.written, 63)} literally (only dot-less names are expanded), so subset ${quote(shortForm.subset, 63)} ` +
-          `is routed nowhere; ${shortForm.fullName} is probably meant`,
-      });
-      findings.reported.add(shortForm.referencePath);
+  const known = shortForms.forms.map((form) => isKnown(form.fullName));
+  for (let at = 0; at < shortForms.size; at++) {
+    const { form, hostPath, pair } = shortForms.occurrence(at);
+    if (!known[form]) continue;
+    const { written, fullName } = shortForms.forms[form]!;
+    if (pair >= 0) {
+      const subset = pairs[pair]!.subset;
+      problems.add(
+        hostPath(),
+        'host',
+        `Istio takes ${quote(written, 63)} literally (only dot-less names are expanded), so subset ${quote(subset, 63)} is routed nowhere; ${fullName} is probably meant`,
+      );
+      reported.add(pair);
     } else {
       // The fix first: a warning is clipped to one terminal line.
-      findings.warnings.push(warningLine(`${shortForm.hostPath}: write ${shortForm.fullName}; Istio expands only dot-less names`));
+      warnings.offer(() => warningLine(`${hostPath()}: write ${fullName}; Istio expands only dot-less names`));
     }
   }
-  return findings;
+  return reported;
 }
 
 /** Exact resolved hosts only: a mesh-wide `*` rule would make every name look known. */

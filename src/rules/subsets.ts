@@ -2,7 +2,9 @@
 // DestinationRule Istio would apply (SPEC §4), and a denial must say what
 // exists instead and how to fix it.
 import { hostPatterns } from './host-patterns.js';
-import { mergedSubsets, namespaceOfHost, VisibleRules, type ResolvedRule, type SelectedDestinationRules } from './hosts.js';
+import { mergedSubsets, namespaceOfHost, type ResolvedRule, type SelectedDestinationRules, type VisibleRules } from './hosts.js';
+import { answerOf, ruleViewOf, type HostAnswer, type RuleView } from './rule-views.js';
+import type { SubsetPair } from './reference-table.js';
 import { catchAll, consolidate, separateRuleHint } from './merge.js';
 import type { DestinationRule, Problem, RuleSettings } from './types.js';
 import { clip, singleLine } from './text.js';
@@ -20,46 +22,68 @@ type Settings = Pick<RuleSettings, 'clusterDomain' | 'rootNamespace'>;
 /** Names listed in a denial before it says how many more there are. */
 const MAX_LISTED_SUBSETS = 10;
 
-export function checkSubsets(
-  references: readonly SubsetReference[],
-  candidates: readonly DestinationRule[],
+/** The candidates themselves, or a lookup by resolved host (a store's host index). */
+export type RuleSource = readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]);
+
+/** A missing subset's explanation, worded only when a denial shows it (it reads the rules again). */
+export type Explanation = () => string;
+
+/**
+ * Per pair: undefined when Istio would find the subset for the host, else
+ * the explanation of the miss. `skip` pairs are not looked at (undefined).
+ * Each distinct host costs its own labels, whatever the number of rules:
+ * with a lookup, a host's rules come grouped from visibleRulesOf (kept
+ * between reviews); with a list, the list is grouped once.
+ */
+export function missingSubsets(
+  pairs: readonly SubsetPair[],
+  source: RuleSource,
   namespace: string,
   settings: Settings,
-): Problem[] {
-  // Grouped once; then each distinct host costs its own labels, whatever the
-  // number of candidates (the quadratic step issue 10 measured at 8.3 s).
-  const rules = new VisibleRules(candidates, namespace, settings);
-  const byHost = new Map<string, HostAnswer>();
-  let definers: Definers | undefined;
+  skip?: ReadonlySet<number>,
+): Array<Explanation | undefined> {
+  const shared = typeof source === 'function' ? undefined : ruleViewOf(source, namespace, settings);
+  const viewOf = (host: string): RuleView => shared ?? ruleViewOf((source as (host: string) => readonly DestinationRule[])(host), namespace, settings);
+  return pairs.map(({ host, subset }, index) => {
+    if (skip?.has(index)) return undefined;
+    const view = viewOf(host);
+    const answer = answerOf(view, host);
+    if (answer.defined.has(subset)) return undefined;
+    let message: string | undefined;
+    return () => (message ??= missingSubsetMessage({ host, subset }, answer, view, namespace, settings));
+  });
+}
+
+/** Problems of the references that name a subset Istio would not find, messages worded. */
+export function checkSubsets(references: readonly SubsetReference[], candidates: RuleSource, namespace: string, settings: Settings): Problem[] {
+  const pairs: SubsetPair[] = [];
+  const indexByKey = new Map<string, number>();
+  const pairOf = references.map(({ host, subset }) => {
+    const key = `${host}\n${subset}`;
+    let index = indexByKey.get(key);
+    if (index === undefined) indexByKey.set(key, (index = pairs.push({ host, subset }) - 1));
+    return index;
+  });
+  const missing = missingSubsets(pairs, candidates, namespace, settings);
   const problems: Problem[] = [];
-  for (const reference of references) {
-    let answer = byHost.get(reference.host);
-    if (!answer) {
-      const selected = rules.select(reference.host);
-      const subsets = selected ? [...mergedSubsets(selected).keys()] : [];
-      answer = { selected, subsets, defined: new Set(subsets), messages: new Map() };
-      byHost.set(reference.host, answer);
-    }
-    if (answer.defined.has(reference.subset)) continue;
-    // One explanation per host and subset, however often junk input repeats the miss.
-    let message = answer.messages.get(reference.subset);
-    if (message === undefined) {
-      definers ??= new Definers(rules);
-      message = missingSubsetMessage(reference, answer, definers, namespace, settings);
-      answer.messages.set(reference.subset, message);
-    }
-    problems.push({ path: reference.path, kind: 'subset', message });
-  }
+  references.forEach((reference, position) => {
+    const explain = missing[pairOf[position]!];
+    if (explain) problems.push({ path: reference.path, kind: 'subset', message: explain() });
+  });
   return problems;
 }
 
-interface HostAnswer {
-  selected: SelectedDestinationRules | undefined;
-  /** Subset names Istio sees for the host, in merge order. */
-  subsets: string[];
-  defined: ReadonlySet<string>;
-  /** Denial text by missing subset name. */
-  messages: Map<string, string>;
+const definers = new WeakMap<VisibleRules, Definers>();
+
+/** The first candidate of `view` (in its parts' order) covering `fqdn` that defines `subset` and is not `chosen`. */
+function firstDefiner(view: RuleView, fqdn: string, subset: string, chosen: ReadonlySet<DestinationRule>): ResolvedRule | undefined {
+  for (const part of view.parts) {
+    let known = definers.get(part);
+    if (!known) definers.set(part, (known = new Definers(part)));
+    const found = known.first(fqdn, subset, chosen);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /**
@@ -116,16 +140,16 @@ class Definers {
 }
 
 function missingSubsetMessage(
-  reference: SubsetReference,
+  reference: SubsetPair,
   answer: HostAnswer,
-  definers: Definers,
+  view: RuleView,
   namespace: string,
   settings: Settings,
 ): string {
   const { selected } = answer;
   const host = show(reference.host);
   const head = `subset ${JSON.stringify(show(reference.subset))} of host ${host} is not defined`;
-  const hint = elsewhereHint(reference, selected, definers, namespace, settings);
+  const hint = elsewhereHint(reference, selected, view, namespace, settings);
   if (!selected) {
     const home = namespaceOfHost(reference.host, settings.clusterDomain) ?? namespace;
     return (
@@ -153,15 +177,15 @@ function listSubsets(names: readonly string[]): string {
  * Istio would not use it here, say why: that is the part people cannot guess.
  */
 function elsewhereHint(
-  reference: SubsetReference,
+  reference: SubsetPair,
   selected: SelectedDestinationRules | undefined,
-  definers: Definers,
+  view: RuleView,
   namespace: string,
   settings: Settings,
 ): string {
   const separate = selected && separateRuleHint(selected.rules, reference.subset, ruleName);
   if (separate) return `; ${separate}`;
-  const other = definers.first(reference.host, reference.subset, new Set(selected?.rules ?? []));
+  const other = firstDefiner(view, reference.host, reference.subset, new Set(selected?.rules ?? []));
   if (!other) return '';
   const name = `DestinationRule ${ruleName(other.rule)}`;
   if (!other.visible) {

@@ -131,7 +131,10 @@ export interface Problem {
 }
 
 export interface ValidationResult {
+  /** The first MAX_PROBLEM_LINES problems in document (path) order: what a denial shows. */
   problems: Problem[];
+  /** All problems, shown or not. */
+  problemCount: number;
   warnings: string[];
 }
 

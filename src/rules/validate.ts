@@ -1,115 +1,88 @@
-// VirtualService validation (SPEC §3). The input is whatever a client sent,
-// so everything is narrowed from `unknown` here, one level at a time: the
-// walk never recurses into user data, hence no stack overflow on deep junk.
-import { hostNameProblem } from './dns.js';
+// VirtualService validation (SPEC §3): one walk (walk.ts), then the subset
+// rule per distinct host+subset pair (subsets.ts), then the denial as a
+// person reads it: the first MAX_PROBLEM_LINES problems in document order
+// and the count of the rest.
 import { isDns1123Label } from './names.js';
-import { namespaceOfHost, resolveHost } from './hosts.js';
-import { misplacedDestinationField, misplacedRuleWeight, MISPLACED_WEIGHT_MESSAGE, shortFormFindings, shortFormOf, type ShortForm } from './mistakes.js';
-import { checkSubsets, type SubsetReference } from './subsets.js';
-import type { DestinationRule, Problem, ValidationContext, ValidationResult, WeightPolicy } from './types.js';
-import { describeValue, singleLine, warningLine } from './text.js';
-import { checkRouteWeights, WarningSink, type RouteEntry } from './weights.js';
+import { namespaceOfHost } from './hosts.js';
+import { shortFormFindings } from './mistakes.js';
+import { MAX_PROBLEM_LINES, ProblemSink } from './problem-sink.js';
+import type { ReferenceTable } from './reference-table.js';
+import { missingSubsets, type Explanation, type RuleSource } from './subsets.js';
+import type { Problem, ValidationContext, ValidationResult } from './types.js';
+import { singleLine, warningLine } from './text.js';
+import { field, internalProblem, isRecord, MAX_WARNINGS, safeWalk } from './walk.js';
+import { WarningSink } from './weights.js';
 
 export type { SubsetReference } from './subsets.js';
+export { MAX_PROBLEM_LINES, sortByPath } from './problem-sink.js';
+export { MAX_WARNINGS, ROOT_PATH } from './walk.js';
 
-/** Path of the object itself, when it is not even an object. */
-export const ROOT_PATH = '$';
-/** More lines than this in one denial help nobody; the count of the rest is kept. */
-export const MAX_PROBLEM_LINES = 100;
-/** The API server and kubectl show every warning; a screenful is enough. */
-export const MAX_WARNINGS = 20;
-
-type JsonRecord = Record<string, unknown>;
-
-interface Walk {
-  problems: Problem[];
-  /** The first MAX_WARNINGS warnings and the count of all. */
-  warnings: WarningSink;
-  references: SubsetReference[];
-  /** Destinations written `name.ns` or `name.ns.svc`, which Istio takes literally. */
-  shortForms: ShortForm[];
+/** One validation, with what a re-check of its subsets needs without the object (subset-recheck.ts). */
+export interface Validation {
+  result: ValidationResult;
+  namespace: string;
+  /** Problems other than missing subsets: the first MAX_PROBLEM_LINES, and the count of all. */
+  otherProblems: Problem[];
+  otherProblemCount: number;
+  /** Every subset reference of the object. */
+  references: ReferenceTable;
+  /** Pairs of `references` whose subset Istio would not find (reported as such, not as short forms). */
+  missingPairs: ReadonlySet<number>;
 }
 
-/**
- * `destinationRules` is either the candidates themselves or a lookup by
- * resolved host (a store's host index): with a lookup, the one walk of the
- * object also finds which hosts to look up, rather than a second walk first.
- */
-export function validateVirtualService(
-  virtualService: unknown,
-  destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
-  ctx: ValidationContext,
-): ValidationResult {
+export function validateVirtualService(virtualService: unknown, destinationRules: RuleSource, ctx: ValidationContext): ValidationResult {
   return validateKeepingReferences(virtualService, destinationRules, ctx).result;
 }
 
 /**
- * validateVirtualService, plus what a later subset re-check needs without the
- * object (src/rules/subset-recheck.ts): the namespace and the subset
- * references that were looked up (not those already reported as short forms).
+ * `destinationRules` is either the candidates themselves or a lookup by
+ * resolved host (a store's host index): with a lookup, each distinct host
+ * the walk met is looked up once.
  */
-export function validateKeepingReferences(
-  virtualService: unknown,
-  destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
-  ctx: ValidationContext,
-): { result: ValidationResult; references: readonly SubsetReference[]; namespace: string; walkedReferences: readonly SubsetReference[] } {
+export function validateKeepingReferences(virtualService: unknown, destinationRules: RuleSource, ctx: ValidationContext): Validation {
   const namespace = namespaceFor(virtualService, ctx);
-  const walk = safeWalk(virtualService, namespace, ctx);
-  let subsetProblems: Problem[];
-  let hostWarnings: string[] = [];
-  let references: readonly SubsetReference[] = walk.references;
+  const walk = safeWalk(virtualService, namespace, ctx.settings.clusterDomain, ctx.settings.weightPolicy);
+  const { problems, references } = walk;
+  const hostWarnings = new WarningSink(MAX_WARNINGS);
+  const missingPairs = new Set<number>();
+  const subsetProblems = new ProblemSink();
   try {
     // A short form that names a known service is reported as such; its
     // subset is then not looked up under the literal name as well.
-    const hints = shortFormFindings(walk.shortForms, destinationRules, ctx.settings.clusterDomain);
-    hostWarnings = hints.warnings;
-    references = hints.reported.size === 0 ? walk.references : walk.references.filter((reference) => !hints.reported.has(reference.path));
-    subsetProblems = [...hints.problems, ...subsetProblemsOf(references, destinationRules, namespace, ctx.settings)];
+    const reported = shortFormFindings(walk.shortForms, references.pairs, destinationRules, ctx.settings.clusterDomain, problems, hostWarnings);
+    const missing = missingSubsets(references.pairs, destinationRules, namespace, ctx.settings, reported);
+    missing.forEach((explain, pair) => explain && missingPairs.add(pair));
+    addSubsetProblems(references, missing, subsetProblems);
   } catch (error) {
-    subsetProblems = [internalProblem(error)];
+    problems.addProblem(internalProblem(error));
   }
-  const result = { problems: sortByPath([...walk.problems, ...subsetProblems]), warnings: capWarnings(walk.warnings, hostWarnings) };
-  return { result, references, namespace, walkedReferences: walk.references };
+  const otherProblems = problems.problems();
+  const result: ValidationResult = {
+    problems: mergeProblems(otherProblems, subsetProblems.problems()),
+    problemCount: problems.count + subsetProblems.count,
+    warnings: capWarnings(walk.warnings, hostWarnings),
+  };
+  return { result, namespace, otherProblems, otherProblemCount: problems.count, references, missingPairs };
 }
 
-/** The subset half of validateVirtualService, also for references kept from an earlier walk (src/rules/subset-recheck.ts). */
-export function subsetProblemsOf(
-  references: readonly SubsetReference[],
-  destinationRules: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]),
-  namespace: string,
-  settings: ValidationContext['settings'],
-): Problem[] {
-  try {
-    const candidates = typeof destinationRules === 'function' ? candidatesFor(references, destinationRules) : destinationRules;
-    return checkSubsets(references, candidates, namespace, settings);
-  } catch (error) {
-    return [internalProblem(error)];
-  }
+/** Each reference whose pair is missing, as a problem at its path; only the kept ones are written and worded. */
+export function addSubsetProblems(references: ReferenceTable, missing: ReadonlyArray<Explanation | undefined>, sink: ProblemSink): void {
+  const first = references.firstInPathOrder((pair) => missing[pair] !== undefined, MAX_PROBLEM_LINES);
+  for (const reference of first.references) sink.add(references.path(reference), 'subset', missing[references.pair(reference)]!);
+  sink.count += first.count - first.references.length;
 }
 
-/** What `lookup` returns for each referenced host, each rule once, in reference order. */
-function candidatesFor(references: readonly SubsetReference[], lookup: (host: string) => readonly DestinationRule[]): readonly DestinationRule[] {
-  const first = references[0];
-  if (first === undefined) return [];
-  if (references.every((reference) => reference.host === first.host)) return lookup(first.host);
-  const rules = new Set<DestinationRule>();
-  const looked = new Set<string>();
-  // A store answers hosts covered by the same rules (500 hosts under one `*`)
-  // with the same array: walk it once, not once per host.
-  const answers = new Set<readonly DestinationRule[]>();
-  for (const { host } of references) {
-    if (looked.has(host)) continue;
-    looked.add(host);
-    const answer = lookup(host);
-    if (answers.has(answer)) continue;
-    answers.add(answer);
-    for (const rule of answer) rules.add(rule);
-  }
-  return [...rules];
+/** The first MAX_PROBLEM_LINES of two lists already in path order (each the first of its own kind). */
+export function mergeProblems(a: readonly Problem[], b: readonly Problem[]): Problem[] {
+  if (b.length === 0) return a.slice(0, MAX_PROBLEM_LINES);
+  const sink = new ProblemSink();
+  for (const problem of a) sink.addProblem(problem);
+  for (const problem of b) sink.addProblem(problem);
+  return sink.problems();
 }
 
 export function subsetReferences(virtualService: unknown, ctx: ValidationContext): Array<{ path: string; host: string; subset: string }> {
-  return safeWalk(virtualService, namespaceFor(virtualService, ctx), ctx).references.map(({ path, host, subset }) => ({ path, host, subset }));
+  return safeWalk(virtualService, namespaceFor(virtualService, ctx), ctx.settings.clusterDomain, ctx.settings.weightPolicy).references.list();
 }
 
 /**
@@ -135,38 +108,50 @@ export function namespacesToRefresh(virtualService: unknown, ctx: ValidationCont
 
 /**
  * Which namespaces to re-read before denying. With `problems`, only the
- * hosts of the missing-subset references count (no other answer can change
- * by reading more). A name that is not a DNS-1123 label is dropped: an empty
- * or `..` namespace in a read path would list the whole cluster.
+ * hosts of the missing-subset references at their paths count (no other
+ * answer can change by reading more).
  */
 export function refreshPlan(virtualService: unknown, ctx: ValidationContext, problems?: readonly Problem[]): RefreshPlan {
   const namespace = namespaceFor(virtualService, ctx);
-  return refreshPlanOf(safeWalk(virtualService, namespace, ctx).references, namespace, ctx, problems);
+  const references = safeWalk(virtualService, namespace, ctx.settings.clusterDomain, ctx.settings.weightPolicy).references;
+  const missing = problems && new Set(problems.filter((problem) => problem.kind === 'subset').map((problem) => problem.path));
+  const hosts: string[] = [];
+  for (let reference = 0; reference < references.size; reference++) {
+    if (!missing || missing.has(references.path(reference))) hosts.push(references.pairs[references.pair(reference)]!.host);
+  }
+  return refreshPlanOf(hosts, namespace, ctx);
 }
 
-/** refreshPlan from the references of a walk already made (`walkedReferences` of validateKeepingReferences), so the object is not walked again. */
-export function refreshPlanOf(references: readonly SubsetReference[], namespace: string, ctx: ValidationContext, problems?: readonly Problem[]): RefreshPlan {
+/**
+ * refreshPlan for the hosts of a validation's missing pairs, in order. A name
+ * that is not a DNS-1123 label is dropped: an empty or `..` namespace in a
+ * read path would list the whole cluster.
+ */
+export function refreshPlanOf(hosts: Iterable<string>, namespace: string, ctx: ValidationContext): RefreshPlan {
   const root = ctx.settings.rootNamespace;
-  const missing = problems && new Set(problems.filter((problem) => problem.kind === 'subset').map((problem) => problem.path));
-  const hosts = new Set<string>();
+  const hostNamespaces = new Set<string>();
   const seen = new Set<string>();
   let invalid = 0;
-  for (const reference of references) {
-    if (missing && !missing.has(reference.path)) continue;
-    const hostNamespace = namespaceOfHost(reference.host, ctx.settings.clusterDomain);
+  for (const host of hosts) {
+    const hostNamespace = namespaceOfHost(host, ctx.settings.clusterDomain);
     if (hostNamespace === undefined || hostNamespace === namespace || hostNamespace === root || seen.has(hostNamespace)) continue;
     seen.add(hostNamespace);
-    if (isDns1123Label(hostNamespace)) hosts.add(hostNamespace);
+    if (isDns1123Label(hostNamespace)) hostNamespaces.add(hostNamespace);
     else invalid++;
   }
   const fixed = [namespace, root].filter((name, index, all) => all.indexOf(name) === index);
   const valid = fixed.filter(isDns1123Label);
   invalid += fixed.length - valid.length;
   const room = Math.max(0, MAX_REFRESH_NAMESPACES - valid.length);
-  const kept = [...hosts].slice(0, room);
+  const kept = [...hostNamespaces].slice(0, room);
   const own = valid.includes(namespace) ? [namespace] : [];
   const rootKept = root !== namespace && valid.includes(root) ? [root] : [];
-  return { namespaces: [...own, ...kept, ...rootKept], omitted: hosts.size - kept.length, invalid };
+  return { namespaces: [...own, ...kept, ...rootKept], omitted: hostNamespaces.size - kept.length, invalid };
+}
+
+/** The hosts of a validation's missing pairs, for refreshPlanOf. */
+export function missingHosts(validation: Pick<Validation, 'references' | 'missingPairs'>): string[] {
+  return [...validation.missingPairs].map((pair) => validation.references.pairs[pair]!.host);
 }
 
 /** `total`: how many problems there are when `problems` holds only the first of them (sorted). */
@@ -188,180 +173,11 @@ export function namespaceFor(virtualService: unknown, ctx: ValidationContext): s
   return typeof own === 'string' && own !== '' ? own : 'default';
 }
 
-/**
- * The walk is written not to throw on any JSON; this guard is for what JSON
- * cannot carry (getters, proxies) because an exception here would become an
- * HTTP 500, which the API server reports far less clearly than a denial.
- */
-function safeWalk(virtualService: unknown, namespace: string, ctx: ValidationContext): Walk {
-  try {
-    return walkVirtualService(virtualService, namespace, ctx.settings.clusterDomain, ctx.settings.weightPolicy);
-  } catch (error) {
-    return { problems: [internalProblem(error)], warnings: new WarningSink(MAX_WARNINGS), references: [], shortForms: [] };
-  }
-}
-
-function internalProblem(error: unknown): Problem {
-  const reason = error instanceof Error ? error.message : 'unknown error';
-  return { path: ROOT_PATH, kind: 'shape', message: `could not be validated: ${reason}` };
-}
-
-function walkVirtualService(virtualService: unknown, namespace: string, clusterDomain: string, weightPolicy: WeightPolicy): Walk {
-  const walk: Walk = { problems: [], warnings: new WarningSink(MAX_WARNINGS), references: [], shortForms: [] };
-  // Routes name the same host many times in a row: check and resolve it once per run.
-  let last: { host: string; problem: string | undefined; resolved: string } | undefined;
-  const hostInfo = (host: string): { problem: string | undefined; resolved: string } => {
-    if (last?.host !== host) {
-      const problem = hostNameProblem(host);
-      last = { host, problem, resolved: problem === undefined ? resolveHost(host, namespace, clusterDomain) : '' };
-    }
-    return last;
-  };
-  const shape = (path: string, message: string): void => {
-    walk.problems.push({ path, kind: 'shape', message });
-  };
-  if (!isRecord(virtualService)) {
-    shape(ROOT_PATH, `a VirtualService must be an object, got ${describeValue(virtualService)}`);
-    return walk;
-  }
-  const spec = field(virtualService, 'spec');
-  if (spec === undefined) {
-    shape('spec', 'is missing; a VirtualService needs a spec with http, tcp or tls routes');
-    return walk;
-  }
-  if (!isRecord(spec)) {
-    shape('spec', `must be an object, got ${describeValue(spec)}`);
-    return walk;
-  }
-
-  /** Narrow one Destination; on success return its resolved host and subset. */
-  const destination = (value: unknown, path: string, referencePath: string): { host: string; subset?: string; port?: number } | undefined => {
-    if (value === undefined) return void shape(path, 'is missing; it needs at least a host');
-    if (!isRecord(value)) return void shape(path, `must be an object with a host, got ${describeValue(value)}`);
-    const host = field(value, 'host');
-    const subset = field(value, 'subset');
-    // Raw YAML only: in a cluster the structural schema refuses or prunes `name` before admission.
-    const legacyName = misplacedDestinationField(field(value, 'name'), host);
-    if (legacyName !== undefined) shape(`${path}.name`, legacyName);
-    const hostProblem =
-      host === undefined ? (legacyName === undefined ? 'is missing' : undefined)
-      : typeof host !== 'string' ? `must be a string, got ${describeValue(host)}`
-      : host.trim() === '' ? 'must not be empty'
-      // Before resolving or any lookup: an implausible name costs one short denial.
-      : hostInfo(host).problem;
-    if (hostProblem !== undefined) shape(`${path}.host`, hostProblem);
-    // Proto3 reads an empty subset as "no subset", so "" names nothing.
-    const subsetOk = subset === undefined || typeof subset === 'string';
-    if (!subsetOk) shape(`${path}.subset`, `must be a string, got ${describeValue(subset)}`);
-    if (hostProblem !== undefined || !subsetOk || typeof host !== 'string') return undefined;
-    const resolved = hostInfo(host).resolved;
-    const named = typeof subset === 'string' && subset !== '' ? subset : undefined;
-    if (named !== undefined) walk.references.push({ path: referencePath, host: resolved, subset: named });
-    const shortForm = shortFormOf(host, clusterDomain, path, referencePath, named);
-    if (shortForm) walk.shortForms.push(shortForm);
-    const port = field(value, 'port');
-    const number = isRecord(port) ? field(port, 'number') : undefined;
-    return { host: resolved, subset: named, port: typeof number === 'number' ? number : undefined };
-  };
-
-  const routeEntry = (value: unknown, path: string): RouteEntry => {
-    if (!isRecord(value)) {
-      shape(path, `must be an object with a destination, got ${describeValue(value)}`);
-      return { path, isObject: false, weight: { present: false } };
-    }
-    const weight = field(value, 'weight');
-    const rawDestination = field(value, 'destination');
-    // The widely copied guide's mistake; raw YAML only, as the API server refuses or prunes it.
-    if (isRecord(rawDestination) && field(rawDestination, 'weight') !== undefined) {
-      walk.problems.push({ path: `${path}.destination.weight`, kind: 'weight', message: MISPLACED_WEIGHT_MESSAGE });
-    }
-    const target = destination(rawDestination, `${path}.destination`, path);
-    const entry: RouteEntry = { path, isObject: true, weight: weight === undefined ? { present: false } : { present: true, value: weight } };
-    if (target) {
-      // Length-prefixed, so no two destinations share a key; cheaper than JSON.stringify per entry.
-      const subset = target.subset ?? '';
-      entry.destinationKey = `${target.host.length}:${target.host}${subset.length}:${subset}${target.port ?? ''}`;
-      entry.destination = target;
-    }
-    return entry;
-  };
-
-  const list = (value: unknown, path: string): unknown[] | undefined => {
-    if (value === undefined) return undefined;
-    // A copy, so holes of a sparse array (possible in-process) read as undefined entries instead of being skipped.
-    if (Array.isArray(value)) return Array.from(value as unknown[]);
-    shape(path, `must be a list, got ${describeValue(value)}`);
-    return undefined;
-  };
-
-  for (const kind of ['http', 'tcp', 'tls'] as const) {
-    const rules = list(field(spec, kind), `spec.${kind}`) ?? [];
-    rules.forEach((rule, index) => {
-      const rulePath = `spec.${kind}[${index}]`;
-      if (!isRecord(rule)) return void shape(rulePath, `must be an object, got ${describeValue(rule)}`);
-      const ruleWeight = field(rule, 'weight');
-      if (ruleWeight !== undefined) walk.problems.push({ path: `${rulePath}.weight`, kind: 'weight', message: misplacedRuleWeight(rulePath) });
-      // No route (redirect, directResponse, delegate): nothing to weigh.
-      const route = list(field(rule, 'route'), `${rulePath}.route`);
-      if (route) {
-        const entries = route.map((entry, position) => routeEntry(entry, `${rulePath}.route[${position}]`));
-        const findings = checkRouteWeights(`${rulePath}.route`, entries, weightPolicy, walk.warnings);
-        // Not push(...list): a route of 200k entries would overflow the call stack.
-        for (const problem of findings.problems) walk.problems.push(problem);
-      }
-      if (kind !== 'http') return;
-      const mirror = field(rule, 'mirror');
-      if (mirror !== undefined) destination(mirror, `${rulePath}.mirror`, `${rulePath}.mirror`);
-      const mirrors = list(field(rule, 'mirrors'), `${rulePath}.mirrors`) ?? [];
-      mirrors.forEach((policy, position) => {
-        const policyPath = `${rulePath}.mirrors[${position}]`;
-        if (!isRecord(policy)) return void shape(policyPath, `must be an object with a destination, got ${describeValue(policy)}`);
-        destination(field(policy, 'destination'), `${policyPath}.destination`, `${policyPath}.destination`);
-      });
-    });
-  }
-  return walk;
-}
-
-/** The walk's warnings (first MAX_WARNINGS kept, all counted), then `more`: as if all were listed and then cut. */
-function capWarnings(walked: WarningSink, more: readonly string[]): string[] {
-  const total = walked.count + more.length;
-  const listed = [...walked.kept, ...more];
+/** The walk's warnings (first MAX_WARNINGS kept, all counted), then `more`'s: as if all were listed and then cut. */
+function capWarnings(walked: WarningSink, more: WarningSink): string[] {
+  const total = walked.count + more.count;
+  const listed = [...walked.kept, ...more.kept];
   if (total <= MAX_WARNINGS) return listed;
   const kept = listed.slice(0, MAX_WARNINGS - 1);
   return [...kept, warningLine(`... and ${total - kept.length} more warnings`)];
-}
-
-/**
- * Document order: `spec.http[2]` before `spec.http[10]`, a route's sum before
- * its entries, so a denial reads top to bottom like the manifest.
- */
-export function sortByPath(problems: readonly Problem[]): Problem[] {
-  const keyed = problems.map((problem, index) => ({ problem, index, key: pathKey(problem.path) }));
-  keyed.sort((a, b) => compareKeys(a.key, b.key) || a.index - b.index);
-  return keyed.map(({ problem }) => problem);
-}
-
-function pathKey(path: string): Array<string | number> {
-  return path.split(/[.[\]]+/).filter((part) => part !== '').map((part) => (/^\d+$/.test(part) ? Number(part) : part));
-}
-
-function compareKeys(a: ReadonlyArray<string | number>, b: ReadonlyArray<string | number>): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    const x = a[i] as string | number;
-    const y = b[i] as string | number;
-    if (x === y) continue;
-    if (typeof x === 'number' && typeof y === 'number') return x - y;
-    return String(x) < String(y) ? -1 : 1;
-  }
-  return a.length - b.length;
-}
-
-function isRecord(value: unknown): value is JsonRecord {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Own properties only: `constructor` or a `__proto__` key must not be read as a field. */
-function field(record: JsonRecord, key: string): unknown {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
 }

@@ -27,29 +27,18 @@ export function maxWeight(policy: WeightPolicy): number {
 
 /** Absent is not the same as any value: it counts as 0 and earns no single-destination warning. */
 export type WeightField = { present: false } | { present: true; value: unknown };
+export const ABSENT_WEIGHT: WeightField = Object.freeze({ present: false });
 
-export interface RouteEntry {
-  /** `spec.http[0].route[1]` */
-  path: string;
-  /** False when the entry is not an object: it has no weight to read. */
-  isObject: boolean;
-  weight: WeightField;
-  /** Identity for the duplicate warning (resolved host, subset, port), when the destination is well formed. */
-  destinationKey?: string;
-  /** The parts of that identity; worded (destinationLabel) only when a warning needs it, not for every entry. */
-  destination?: { host: string; subset?: string; port?: number };
+/** A well-formed destination: its resolved host, subset and port (the duplicate warning's identity). */
+export interface RouteDestination {
+  host: string;
+  subset?: string;
+  port?: number;
 }
 
-/** Short human form of an entry's destination, for messages. */
-export function destinationLabel(entry: RouteEntry): string | undefined {
-  const target = entry.destination;
-  if (!target) return undefined;
+/** Short human form of a destination, for messages. */
+export function destinationLabel(target: RouteDestination): string {
   return [target.host, target.subset && `subset ${target.subset}`, target.port !== undefined && `port ${target.port}`].filter(Boolean).join(' ');
-}
-
-export interface RouteFindings {
-  problems: Problem[];
-  warnings: string[];
 }
 
 /**
@@ -68,6 +57,11 @@ export class WarningSink {
     return this.kept.length < this.limit;
   }
 
+  /** How many more texts would be kept. */
+  room(): number {
+    return this.limit - this.kept.length;
+  }
+
   add(text: string): void {
     this.count++;
     if (this.kept.length < this.limit) this.kept.push(text);
@@ -76,80 +70,128 @@ export class WarningSink {
   skip(): void {
     this.count++;
   }
+
+  /** The text of `make`, made only if it would be kept. */
+  offer(make: () => string): void {
+    if (this.wants()) this.add(make());
+    else this.skip();
+  }
 }
 
-/** With `sink`, warnings go there (in order) and the returned list is empty. */
-export function checkRouteWeights(routePath: string, entries: readonly RouteEntry[], policy: WeightPolicy = 'sum-100', sink?: WarningSink): RouteFindings {
-  const problems: Problem[] = [];
-  const own = sink ?? new WarningSink();
-  const warn = (text: () => string): void => (own.wants() ? own.add(text()) : own.skip());
-  // Weights Istio would use, or undefined where the sum cannot be computed.
-  const weights: Array<number | undefined> = entries.map((entry) => {
-    if (!entry.isObject) return undefined;
-    if (!entry.weight.present) return 0;
-    const value = entry.weight.value;
-    if (isValidWeight(value)) return value;
-    problems.push({ path: `${entry.path}.weight`, kind: 'weight', message: `must be an integer >= 0, got ${describeValue(value)}` });
-    return undefined;
-  });
-
-  if (entries.length === 1) {
-    const [only] = entries;
-    const weight = weights[0];
-    // The only destination gets all traffic whatever it says; a weight that
-    // claims otherwise is a sign the author forgot a second destination.
-    if (only && only.weight.present && weight !== undefined && weight !== 100) {
-      warn(() => warningLine(`${only.path}: weight ${weight} on the only destination; it still gets 100% of traffic`));
-    }
-    return { problems, warnings: sink ? [] : own.kept };
-  }
-  if (entries.length === 0) return { problems, warnings: sink ? [] : own.kept };
-
-  const limit = maxWeight(policy);
-  let withinLimit = true;
-  entries.forEach((entry, index) => {
-    const weight = weights[index];
-    if (weight === undefined) return;
-    if (weight > limit) {
-      withinLimit = false;
-      problems.push({ path: `${entry.path}.weight`, kind: 'weight', message: `${weight} is more than ${limit}` });
-    } else if (weight === 0) {
-      if (!own.wants()) return own.skip();
-      const what = entry.weight.present ? 'weight 0' : 'no weight (counts as 0)';
-      own.add(warningLine(`${entry.path}: ${what}; this destination gets no traffic`));
-    }
-  });
-  if (weights.every((weight) => weight !== undefined)) {
-    const sum = weights.reduce<number>((total, weight) => total + (weight ?? 0), 0);
-    // A misplaced `weight` (inside `destination`, or on the http entry) is
-    // pruned by the API server's structural schema before admission, so the
-    // webhook sees a route with no weight at all: say so.
-    const hint = entries.every((entry) => !entry.weight.present) ? `; ${NO_WEIGHT_HINT}` : '';
-    if (policy === 'sum-100') {
-      if (sum !== 100) problems.push({ path: routePath, kind: 'weight', message: `weights sum to ${sum}, must be 100${hint}` });
-    } else if (sum === 0) {
-      problems.push({ path: routePath, kind: 'weight', message: `weights sum to 0; Istio refuses a route whose destinations all have weight 0${hint}` });
-    } else if (sum !== 100 && withinLimit) {
-      warn(() => warningLine(`${routePath}: weights sum to ${sum}, not 100; each destination gets weight/${sum} of traffic`));
-    }
-  }
-
-  duplicateWarnings(entries, own);
-  return { problems, warnings: sink ? [] : own.kept };
+/** Where a route's problems go: the walk's ProblemSink, or a list. */
+export interface ProblemTarget {
+  add(path: string, kind: Problem['kind'], message: string): void;
 }
 
-function duplicateWarnings(entries: readonly RouteEntry[], warnings: WarningSink): void {
-  const firstIndex = new Map<string, number>();
-  entries.forEach((entry, index) => {
-    if (entry.destinationKey === undefined) return;
-    const first = firstIndex.get(entry.destinationKey);
-    if (first === undefined) {
-      firstIndex.set(entry.destinationKey, index);
+/**
+ * The weight rules of one `route` list, fed one entry at a time as the walk
+ * meets them, so nothing per entry is kept: a 100,000-entry route costs a
+ * running sum and a map of distinct destinations, and each entry's path is
+ * written only for a line that is reported. Warnings come out in the order
+ * a reader expects: the entries' own, then the sum, then duplicates.
+ */
+export class RouteWeights {
+  private readonly limit: number;
+  private sum = 0;
+  /** Every entry's weight is usable (an object with a valid weight or none). */
+  private summable = true;
+  private withinLimit = true;
+  private anyPresent = false;
+  private readonly firstByDestination = new Map<string, Map<string, Map<number | undefined, number>>>();
+  /** Duplicates that may still be worded: [position, first position, destination]. */
+  private readonly duplicates: Array<[number, number, RouteDestination]> = [];
+  private duplicateCount = 0;
+
+  constructor(
+    private readonly routePath: string,
+    private readonly length: number,
+    private readonly policy: WeightPolicy,
+    private readonly problems: ProblemTarget,
+    private readonly warnings: WarningSink,
+  ) {
+    this.limit = maxWeight(policy);
+  }
+
+  /** Entry `position`; `weight` undefined when the entry is not an object (it has none to read). */
+  add(position: number, weight: WeightField | undefined, target: RouteDestination | undefined): void {
+    const value = this.weightOf(position, weight);
+    if (target) this.noteDestination(position, target);
+    if (this.length === 1) {
+      // The only destination gets all traffic whatever it says; a weight that
+      // claims otherwise is a sign the author forgot a second destination.
+      if (weight?.present && value !== undefined && value !== 100) {
+        this.warnings.offer(() => warningLine(`${this.entryPath(position)}: weight ${value} on the only destination; it still gets 100% of traffic`));
+      }
       return;
     }
-    if (!warnings.wants()) return warnings.skip();
-    warnings.add(warningLine(`${entry.path}: same destination as route[${first}] (${destinationLabel(entry) ?? entry.destinationKey})`));
-  });
+    if (value === undefined) return;
+    if (value > this.limit) {
+      this.withinLimit = false;
+      this.problems.add(`${this.entryPath(position)}.weight`, 'weight', `${value} is more than ${this.limit}`);
+    } else if (value === 0) {
+      const what = weight?.present ? 'weight 0' : 'no weight (counts as 0)';
+      this.warnings.offer(() => warningLine(`${this.entryPath(position)}: ${what}; this destination gets no traffic`));
+    }
+  }
+
+  finish(): void {
+    if (this.length > 1 && this.summable) {
+      // A misplaced `weight` (inside `destination`, or on the http entry) is
+      // pruned by the API server's structural schema before admission, so the
+      // webhook sees a route with no weight at all: say so.
+      const hint = this.anyPresent ? '' : `; ${NO_WEIGHT_HINT}`;
+      const { sum, routePath } = this;
+      if (this.policy === 'sum-100') {
+        if (sum !== 100) this.problems.add(routePath, 'weight', `weights sum to ${sum}, must be 100${hint}`);
+      } else if (sum === 0) {
+        this.problems.add(routePath, 'weight', `weights sum to 0; Istio refuses a route whose destinations all have weight 0${hint}`);
+      } else if (sum !== 100 && this.withinLimit) {
+        this.warnings.offer(() => warningLine(`${routePath}: weights sum to ${sum}, not 100; each destination gets weight/${sum} of traffic`));
+      }
+    }
+    for (const [position, first, target] of this.duplicates) {
+      this.warnings.offer(() => warningLine(`${this.entryPath(position)}: same destination as route[${first}] (${destinationLabel(target)})`));
+    }
+    for (let rest = this.duplicateCount - this.duplicates.length; rest > 0; rest--) this.warnings.skip();
+  }
+
+  /** The weight Istio would use, or undefined where the sum cannot be computed. */
+  private weightOf(position: number, weight: WeightField | undefined): number | undefined {
+    if (weight === undefined) {
+      this.summable = false;
+      return undefined;
+    }
+    if (!weight.present) return 0;
+    this.anyPresent = true;
+    const value = weight.value;
+    if (isValidWeight(value)) {
+      this.sum += value;
+      return value;
+    }
+    this.summable = false;
+    this.problems.add(`${this.entryPath(position)}.weight`, 'weight', `must be an integer >= 0, got ${describeValue(value)}`);
+    return undefined;
+  }
+
+  private noteDestination(position: number, target: RouteDestination): void {
+    let bySubset = this.firstByDestination.get(target.host);
+    if (!bySubset) this.firstByDestination.set(target.host, (bySubset = new Map()));
+    const subset = target.subset ?? '';
+    let byPort = bySubset.get(subset);
+    if (!byPort) bySubset.set(subset, (byPort = new Map()));
+    const first = byPort.get(target.port);
+    if (first === undefined) {
+      byPort.set(target.port, position);
+      return;
+    }
+    this.duplicateCount++;
+    // No more can be shown than the sink has room for now.
+    if (this.duplicates.length < this.warnings.room()) this.duplicates.push([position, first, target]);
+  }
+
+  private entryPath(position: number): string {
+    return `${this.routePath}[${position}]`;
+  }
 }
 
 export function isValidWeight(value: unknown): value is number {

@@ -6,7 +6,7 @@ import type { ReadinessQuery } from '../rules/readiness.js';
 import { pendingSubsetCheck, recheckSubsets, type PendingSubsetCheck } from '../rules/subset-recheck.js';
 import { quote } from '../rules/text.js';
 import type { JsonObject, ValidationContext } from '../rules/types.js';
-import { formatProblems, refreshPlanOf, validateKeepingReferences } from '../rules/validate.js';
+import { formatProblems, missingHosts, refreshPlanOf, validateKeepingReferences } from '../rules/validate.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { recordAdmitted } from './record-admitted.js';
@@ -74,15 +74,15 @@ function firstPass(request: AdmissionRequest, deps: AppDeps): { verdict: Admissi
   // One walk: the rules look up each referenced host in the store's host index as they meet it.
   const first = validateKeepingReferences(object, (host) => deps.store.candidatesForHost(host), ctx);
   const { result } = first;
-  if (!result.problems.some((problem) => problem.kind === 'subset')) {
-    if (result.problems.length > 0) return { verdict: { allowed: false, message: formatProblems(result.problems), warnings: result.warnings } };
+  if (first.missingPairs.size === 0) {
+    if (result.problemCount > 0) return { verdict: { allowed: false, message: formatProblems(result.problems, result.problemCount), warnings: result.warnings } };
     const warnings = [...result.warnings, ...claimWarnings(request, object, namespace, deps)];
     const record = deps.store.routing?.recordAdmitted ? () => recordAdmitted(deps, request, 'VirtualService', namespace, object) : undefined;
     return { admitted: { warnings, readiness: readinessQueriesOf(object, namespace, deps), record } };
   }
   // The review's own namespace and the root namespace first: they decide the most hosts.
   // From the references of that walk: a 3 MiB object is not walked again.
-  const plan = refreshPlanOf(first.walkedReferences, first.namespace, ctx, result.problems);
+  const plan = refreshPlanOf(missingHosts(first), first.namespace, ctx);
   if (plan.omitted > 0) deps.logger.info({ uid: request.uid, omitted: plan.omitted }, 'direct read capped; other namespaces answered from the cache');
   const namespaces = [...new Set([namespace, deps.settings.rootNamespace, ...plan.namespaces])];
   return { pending: pendingSubsetCheck(first), namespaces };

@@ -3,6 +3,7 @@
 // cost the same. Both stores (memory, Kubernetes cache) keep their rules here.
 import { hostPatterns, wildcardLength } from '../rules/host-patterns.js';
 import { resolvedHostOf } from '../rules/hosts.js';
+import { composedCandidates } from '../rules/rule-views.js';
 import type { DestinationRule } from '../rules/types.js';
 
 interface Entry {
@@ -127,7 +128,7 @@ export class HostIndex {
     }
     // One matching host (the usual case) shares that host's list, so reviews
     // naming many hosts covered by the same `*` rules see the same array.
-    const answer = lists.length === 1 ? lists[0]! : Object.freeze(lists.flat());
+    const answer = lists.length === 1 ? lists[0]! : composedCandidates(lists);
     if (fqdn.length <= MAX_MEMO_KEY_LENGTH) remember(this.hostMemo, fqdn, answer);
     return answer;
   }
