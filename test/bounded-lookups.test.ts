@@ -176,6 +176,36 @@ describe('subset checking: same answers as the quadratic version, linear work', 
     );
   });
 
+  it('through a store (views kept per answer, composed per host pattern): the same problems as the list, message for message, before and after a change', () => {
+    // Unique names, so a rule's key is its identity in the index.
+    const uniqueRules = fc.uniqueArray(ruleArb, { maxLength: 10, selector: (spec) => `${spec.namespace}/${spec.name}` });
+    fc.assert(
+      fc.property(uniqueRules, fc.array(refArb, { minLength: 1, maxLength: 6 }), fc.constantFrom(...namespaces), fc.nat(), (specs, refs, from, changed) => {
+        const rules = specs.map((spec): DestinationRule => ({
+          metadata: { name: spec.name, namespace: spec.namespace },
+          spec: { host: spec.host, subsets: spec.subsets.map((name) => ({ name })), ...(spec.exportTo ? { exportTo: spec.exportTo } : {}) },
+        }));
+        const index = new HostIndex(settings.clusterDomain);
+        for (const rule of rules) index.upsert(rule);
+        const virtualService = { spec: { http: refs.map((ref) => ({ route: [{ destination: ref }] })) } };
+        const ctx = { namespace: from, settings };
+        const lookup = (host: string): readonly DestinationRule[] => index.candidatesForHost(host);
+        // The list in the order the index answers (pattern by pattern), so "the first other rule that defines it" is the same rule.
+        const inIndexOrder = (): DestinationRule[] => [...new Set(refs.flatMap((ref) => [...index.candidatesForHost(ref.host)]))];
+        const expected = validateVirtualService(virtualService, inIndexOrder(), ctx);
+        assert.deepEqual(validateVirtualService(virtualService, lookup, ctx), expected);
+        // Asked again: the kept views answer the same.
+        assert.deepEqual(validateVirtualService(virtualService, lookup, ctx), expected);
+        if (rules.length === 0) return;
+        // One rule loses its subsets: the next review sees that, nothing stale.
+        const victim = rules[changed % rules.length]!;
+        index.upsert({ ...victim, spec: { ...victim.spec, subsets: [] } });
+        assert.deepEqual(validateVirtualService(virtualService, lookup, ctx), validateVirtualService(virtualService, inIndexOrder(), ctx));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
   it('4,000 hosts × 4,000 rules: allowed, reading each rule a few times (the old check read them 4,000 times each)', () => {
     const input = manyHostsInput(4_000);
     const { rules, reads } = counted(input.destinationRules);

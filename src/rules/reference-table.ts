@@ -60,7 +60,12 @@ export class ReferenceTable {
   }
 
   add(host: string, subset: string, place: Place, rule: number, position: number): void {
-    this.push(this.pairOf(host, subset), place, rule, position);
+    this.addPair(this.pairOf(host, subset), place, rule, position);
+  }
+
+  /** A reference to pair `pair` (from pairOf). */
+  addPair(pair: number, place: Place, rule: number, position: number): void {
+    this.push(pair, place, rule, position);
   }
 
   pair(reference: number): number {

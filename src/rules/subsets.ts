@@ -106,18 +106,22 @@ class Definers {
 
   constructor(private readonly rules: VisibleRules) {}
 
-  /** The first candidate, in candidate order, whose host covers `fqdn`, that defines `subset` and is not `chosen`. */
+  /**
+   * The candidate whose host is the most specific pattern covering `fqdn`
+   * (then the first in candidate order) that defines `subset` and is not
+   * `chosen`: the rule closest to the destination, whichever way the
+   * candidates were gathered (one list, or a store's answer per pattern).
+   */
   first(fqdn: string, subset: string, chosen: ReadonlySet<DestinationRule>): ResolvedRule | undefined {
-    let best: number | undefined;
     for (const pattern of hostPatterns(fqdn, this.rules.everyWildcardLength)) {
       const all = this.rules.everyByHost.get(pattern);
       if (!all) continue;
       // A few rules (an exact host): look at them. Many (`*` in 2,000 namespaces): index them once.
       const positions = all.length <= SCAN_LIMIT ? all.filter((candidate) => defines(this.rules.resolved[candidate]!.rule, subset)) : this.subsetsOf(pattern)?.get(subset);
       const position = positions?.find((candidate) => !chosen.has(this.rules.resolved[candidate]!.rule));
-      if (position !== undefined && (best === undefined || position < best)) best = position;
+      if (position !== undefined) return this.rules.resolved[position];
     }
-    return best === undefined ? undefined : this.rules.resolved[best];
+    return undefined;
   }
 
   private subsetsOf(host: string): Map<string, number[]> | undefined {

@@ -89,15 +89,14 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
    * resolved host, subset and port. Paths are written only for a problem.
    */
   const destination = (value: unknown, place: Place, rule: number, position: number): RouteDestination | undefined => {
-    const at = (suffix: string): string => `${destinationPath(place, rule, position)}${suffix}`;
-    if (value === undefined) return void shape(at(''), 'is missing; it needs at least a host');
-    if (!isRecord(value)) return void shape(at(''), `must be an object with a host, got ${describeValue(value)}`);
+    if (value === undefined) return void shape(destinationPath(place, rule, position), 'is missing; it needs at least a host');
+    if (!isRecord(value)) return void shape(destinationPath(place, rule, position), `must be an object with a host, got ${describeValue(value)}`);
     const host = field(value, 'host');
     const subset = field(value, 'subset');
     // Raw YAML only: in a cluster the structural schema refuses or prunes `name` before admission.
     const name = field(value, 'name');
     const legacyName = name === undefined ? undefined : misplacedDestinationField(name, host);
-    if (legacyName !== undefined) shape(at('.name'), legacyName);
+    if (legacyName !== undefined) shape(`${destinationPath(place, rule, position)}.name`, legacyName);
     const info = typeof host === 'string' && host.trim() !== '' ? hostInfo(host) : undefined;
     const hostProblem =
       host === undefined ? (legacyName === undefined ? 'is missing' : undefined)
@@ -105,33 +104,38 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       : info === undefined ? 'must not be empty'
       // Before resolving or any lookup: an implausible name costs one short denial.
       : info.problem;
-    if (hostProblem !== undefined) shape(at('.host'), hostProblem);
+    if (hostProblem !== undefined) shape(`${destinationPath(place, rule, position)}.host`, hostProblem);
     // Proto3 reads an empty subset as "no subset", so "" names nothing.
     const subsetOk = subset === undefined || typeof subset === 'string';
-    if (!subsetOk) shape(at('.subset'), `must be a string, got ${describeValue(subset)}`);
+    if (!subsetOk) shape(`${destinationPath(place, rule, position)}.subset`, `must be a string, got ${describeValue(subset)}`);
     if (hostProblem !== undefined || !subsetOk || info === undefined) return undefined;
     const named = typeof subset === 'string' && subset !== '' ? subset : undefined;
-    const pair = named === undefined ? -1 : references.pairOf(info.resolved, named);
-    if (named !== undefined) references.add(info.resolved, named, place, rule, position);
+    let pair = -1;
+    if (named !== undefined) {
+      pair = references.pairOf(info.resolved, named);
+      references.addPair(pair, place, rule, position);
+    }
     if (info.shortForm !== undefined) shortForms.add(info.shortForm, place, rule, position, pair);
     const port = field(value, 'port');
     const number = isRecord(port) ? field(port, 'number') : undefined;
     return { host: info.resolved, subset: named, port: typeof number === 'number' ? number : undefined };
   };
 
-  const list = (value: unknown, path: () => string): readonly unknown[] | undefined => {
+  /** `value` as a list; anything else but absent is a shape problem at `spec.<kind>[index]<suffix>` (at `spec.<kind>` without an index). */
+  const list = (value: unknown, kind: RouteKind, index: number | undefined, suffix: string): readonly unknown[] | undefined => {
     if (value === undefined) return undefined;
     if (Array.isArray(value)) return value as unknown[];
-    shape(path(), `must be a list, got ${describeValue(value)}`);
+    shape(index === undefined ? `spec.${kind}` : `spec.${kind}[${index}]${suffix}`, `must be a list, got ${describeValue(value)}`);
     return undefined;
   };
 
+  const weights = new RouteWeights(weightPolicy, problems, walk.warnings);
   const routes = (rule: JsonRecord, kind: RouteKind, index: number, place: Place): void => {
     // No route (redirect, directResponse, delegate): nothing to weigh.
-    const route = list(field(rule, 'route'), () => `spec.${kind}[${index}].route`);
+    const route = list(field(rule, 'route'), kind, index, '.route');
     if (!route) return;
     const routePath = `spec.${kind}[${index}].route`;
-    const weights = new RouteWeights(routePath, route.length, weightPolicy, problems, walk.warnings);
+    weights.start(routePath, route.length);
     // An index loop, not forEach: holes of a sparse array (possible in-process) read as undefined entries.
     for (let position = 0; position < route.length; position++) {
       const entry = route[position];
@@ -153,7 +157,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
   };
 
   for (const [kind, place] of ROUTE_PLACES) {
-    const rules = list(field(spec, kind), () => `spec.${kind}`) ?? [];
+    const rules = list(field(spec, kind), kind, undefined, '') ?? [];
     for (let index = 0; index < rules.length; index++) {
       const rule = rules[index];
       if (!isRecord(rule)) {
@@ -165,7 +169,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       if (kind !== 'http') continue;
       const mirror = field(rule, 'mirror');
       if (mirror !== undefined) destination(mirror, Place.HttpMirror, index, 0);
-      const mirrors = list(field(rule, 'mirrors'), () => `spec.http[${index}].mirrors`) ?? [];
+      const mirrors = list(field(rule, 'mirrors'), kind, index, '.mirrors') ?? [];
       for (let position = 0; position < mirrors.length; position++) {
         const policy = mirrors[position];
         if (!isRecord(policy)) {

@@ -92,24 +92,43 @@ export interface ProblemTarget {
  */
 export class RouteWeights {
   private readonly limit: number;
+  private routePath = '';
+  private length = 0;
   private sum = 0;
   /** Every entry's weight is usable (an object with a valid weight or none). */
   private summable = true;
   private withinLimit = true;
   private anyPresent = false;
-  private readonly firstByDestination = new Map<string, Map<string, Map<number | undefined, number>>>();
+  /** First position of each destination; made at the second entry (most routes have one). */
+  private firstByDestination: Map<string, Map<string, Map<number | undefined, number>>> | undefined;
+  private firstDestination: RouteDestination | undefined;
+  private firstPosition = 0;
   /** Duplicates that may still be worded: [position, first position, destination]. */
-  private readonly duplicates: Array<[number, number, RouteDestination]> = [];
+  private duplicates: Array<[number, number, RouteDestination]> | undefined;
   private duplicateCount = 0;
 
+  /** One instance serves every route of a walk, one route at a time (`start` … `add` … `finish`). */
   constructor(
-    private readonly routePath: string,
-    private readonly length: number,
     private readonly policy: WeightPolicy,
     private readonly problems: ProblemTarget,
     private readonly warnings: WarningSink,
   ) {
     this.limit = maxWeight(policy);
+  }
+
+  /** A new route list at `routePath` (`spec.http[0].route`) with `length` entries. */
+  start(routePath: string, length: number): void {
+    this.routePath = routePath;
+    this.length = length;
+    this.sum = 0;
+    this.summable = true;
+    this.withinLimit = true;
+    this.anyPresent = false;
+    this.firstByDestination = undefined;
+    this.firstDestination = undefined;
+    this.firstPosition = 0;
+    this.duplicates = undefined;
+    this.duplicateCount = 0;
   }
 
   /** Entry `position`; `weight` undefined when the entry is not an object (it has none to read). */
@@ -149,10 +168,11 @@ export class RouteWeights {
         this.warnings.offer(() => warningLine(`${routePath}: weights sum to ${sum}, not 100; each destination gets weight/${sum} of traffic`));
       }
     }
-    for (const [position, first, target] of this.duplicates) {
+    const duplicates = this.duplicates ?? [];
+    for (const [position, first, target] of duplicates) {
       this.warnings.offer(() => warningLine(`${this.entryPath(position)}: same destination as route[${first}] (${destinationLabel(target)})`));
     }
-    for (let rest = this.duplicateCount - this.duplicates.length; rest > 0; rest--) this.warnings.skip();
+    for (let rest = this.duplicateCount - duplicates.length; rest > 0; rest--) this.warnings.skip();
   }
 
   /** The weight Istio would use, or undefined where the sum cannot be computed. */
@@ -174,19 +194,35 @@ export class RouteWeights {
   }
 
   private noteDestination(position: number, target: RouteDestination): void {
-    let bySubset = this.firstByDestination.get(target.host);
-    if (!bySubset) this.firstByDestination.set(target.host, (bySubset = new Map()));
+    if (this.firstByDestination === undefined) {
+      if (this.firstDestination === undefined) {
+        this.firstDestination = target;
+        this.firstPosition = position;
+        return;
+      }
+      this.firstByDestination = new Map();
+      this.firstPositionOf(this.firstDestination, this.firstPosition);
+    }
+    const first = this.firstPositionOf(target, position);
+    if (first === position) return;
+    this.duplicateCount++;
+    // No more can be shown than the sink has room for now.
+    this.duplicates ??= [];
+    if (this.duplicates.length < this.warnings.room()) this.duplicates.push([position, first, target]);
+  }
+
+  /** Where `target` first appeared, recording `position` when it is new. */
+  private firstPositionOf(target: RouteDestination, position: number): number {
+    const byHost = this.firstByDestination!;
+    let bySubset = byHost.get(target.host);
+    if (!bySubset) byHost.set(target.host, (bySubset = new Map()));
     const subset = target.subset ?? '';
     let byPort = bySubset.get(subset);
     if (!byPort) bySubset.set(subset, (byPort = new Map()));
     const first = byPort.get(target.port);
-    if (first === undefined) {
-      byPort.set(target.port, position);
-      return;
-    }
-    this.duplicateCount++;
-    // No more can be shown than the sink has room for now.
-    if (this.duplicates.length < this.warnings.room()) this.duplicates.push([position, first, target]);
+    if (first !== undefined) return first;
+    byPort.set(target.port, position);
+    return position;
   }
 
   private entryPath(position: number): string {

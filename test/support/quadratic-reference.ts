@@ -153,12 +153,16 @@ function elsewhereHint(
   const separate = selected && separateRuleHint(selected.rules, reference.subset, ruleName);
   if (separate) return `; ${separate}`;
   const chosen = new Set(selected?.rules ?? []);
-  const other = candidates.find(
+  // The rule whose host is closest to the destination's (most specific pattern), then the first in candidate order.
+  const definers = candidates.filter(
     (rule) =>
       !chosen.has(rule) &&
       hostMatches(resolvedHostOf(rule, settings.clusterDomain), reference.host) &&
       mergedSubsets({ host: '', namespace: '', rules: [rule] }).has(reference.subset),
   );
+  const other = referenceMatchingPatterns(reference.host)
+    .map((pattern) => definers.find((rule) => resolvedHostOf(rule, settings.clusterDomain) === pattern))
+    .find((rule) => rule !== undefined);
   if (!other) return '';
   const name = `DestinationRule ${ruleName(other)}`;
   if (!isVisibleTo(other, namespace, settings.rootNamespace)) {
