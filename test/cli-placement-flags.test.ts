@@ -204,6 +204,7 @@ describe('inject honours the same flags and variables', () => {
     assert.equal(served.allowed, false);
     const run = await cli(['inject', '-f', '.', '--subset-placement', 'append'], root, { CANARY_WEBHOOK_MAX_SUBSETS: '1' });
     assert.equal(run.code, 1);
+    assert.match(served.errors[0] ?? '', /^DestinationRule shop\/reviews already holds 1 subset, the most/);
     assert.equal(run.stdout, '');
     assert.deepEqual(run.stderr.split('\n'), [
       'note: without --cluster, assumed the cluster holds these DestinationRules for reviews.shop.svc.cluster.local: shop/reviews (input)',

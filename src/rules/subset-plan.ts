@@ -165,7 +165,7 @@ function overLimit(target: DestinationRule, count: number, settings: RuleSetting
     action: 'refuse',
     warnings: [],
     reason:
-      `DestinationRule ${name} already holds ${count - 1} subsets, the most the webhook keeps in one rule (--max-subsets=${settings.maxSubsets}); ` +
+      `DestinationRule ${name} already holds ${count - 1} subset${count === 2 ? '' : 's'}, the most the webhook keeps in one rule (--max-subsets=${settings.maxSubsets}); ` +
       `remove the subsets of versions no longer deployed (kubectl edit destinationrule -n ${clip(target.metadata.namespace, 63)} ${clip(target.metadata.name, 63)}) and apply again`,
   };
 }
