@@ -141,6 +141,18 @@ describe('check --max-subsets: a canary past the limit is refused as the webhook
   });
 });
 
+describe('check at the largest limit: thousands of canaries of one service', () => {
+  it('3,000 new versions in one input with --max-subsets 2999: every one planned, only the last refused', async () => {
+    const text = versions(3_000).map((version) => stringify(deployment(version))).join('---\n');
+    const root = mkdtempSync(join(tmpdir(), 'cw-placement-many-'));
+    writeFileSync(join(root, 'canaries.yaml'), text);
+    const checked = await offline(root, ['--max-subsets', '2999']);
+    const refused = checked.findings.filter((f) => f.severity === 'error');
+    assert.deepEqual(refused.map((f) => f.name), ['reviews-v3000']);
+    assert.match(refused[0]!.message, /^DestinationRule shop\/reviews already holds 2999 subsets, the most the webhook keeps in one rule \(--max-subsets=2999\)/);
+  });
+});
+
 describe('check --subset-placement: where the planned subset goes shows in the verdict and the messages', () => {
   const gitRule = userRule(['v1', 'v2']);
 
