@@ -242,6 +242,22 @@ describe('subset checking: same answers as the quadratic version, linear work', 
     assert.ok(second.reads() <= READS_PER_RULE * rules.length, `${second.reads()} reads of ${rules.length} rules`);
   });
 
+  it('through the host index: 4,000 hosts with a rule each, in a cluster where 2,000 namespaces hold "*", read each rule a few times, not once per host (the store answers each host with its own rule and the 2,000)', () => {
+    const own = manyHostsInput(4_000, 'v9');
+    const shared = wildcardNamespacesInput(2_000, 0);
+    const { rules, reads } = counted([...own.destinationRules, ...shared.destinationRules]);
+    const index = new HostIndex(settings.clusterDomain);
+    for (const rule of rules) index.upsert(rule);
+    const before = reads();
+    const result = validate(own, (host) => index.candidatesForHost(host));
+    assert.equal(result.problemCount, 4_000);
+    assert.equal(
+      formatProblems(result.problems, result.problemCount).split('\n')[0],
+      'spec.http[0].route[0]: subset "v9" of host svc-0.wide.svc.cluster.local is not defined; DestinationRule wide/svc-0 defines v1, v2',
+    );
+    assert.ok(reads() - before <= READS_PER_RULE * rules.length, `${reads() - before} reads of ${rules.length} rules`);
+  });
+
   it('through the host index (what the server does), the same answers', () => {
     const input = wildcardNamespacesInput(2_000, 500, 'v9');
     const index = new HostIndex(settings.clusterDomain);

@@ -11,7 +11,7 @@ import { ProblemSink } from './problem-sink.js';
 import { destinationPath, Place, ReferenceTable } from './reference-table.js';
 import { describeValue } from './text.js';
 import type { WeightPolicy } from './types.js';
-import { ABSENT_WEIGHT, RouteWeights, WarningSink, type RouteDestination } from './weights.js';
+import { isValidWeight, RouteWeights, WarningSink, type RouteDestination } from './weights.js';
 
 /** Path of the object itself, when it is not even an object. */
 export const ROOT_PATH = '$';
@@ -84,11 +84,12 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     return walk;
   }
 
+  const scratch: RouteDestination = { host: '', subset: undefined, port: undefined };
   /**
    * Narrow one Destination at (place, rule, position); on success return its
    * resolved host, subset and port. Paths are written only for a problem.
    */
-  const destination = (value: unknown, place: Place, rule: number, position: number): RouteDestination | undefined => {
+  const destination = (value: unknown, place: Place, rule: number, position: number, traffic: boolean): RouteDestination | undefined => {
     if (value === undefined) return void shape(destinationPath(place, rule, position), 'is missing; it needs at least a host');
     if (!isRecord(value)) return void shape(destinationPath(place, rule, position), `must be an object with a host, got ${describeValue(value)}`);
     const host = field(value, 'host');
@@ -113,12 +114,16 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     let pair = -1;
     if (named !== undefined) {
       pair = references.pairOf(info.resolved, named);
-      references.addPair(pair, place, rule, position);
+      references.addPair(pair, place, rule, position, traffic);
     }
     if (info.shortForm !== undefined) shortForms.add(info.shortForm, place, rule, position, pair);
     const port = field(value, 'port');
     const number = isRecord(port) ? field(port, 'number') : undefined;
-    return { host: info.resolved, subset: named, port: typeof number === 'number' ? number : undefined };
+    // One scratch object for every destination: nothing is allocated per route entry (RouteWeights copies what it keeps).
+    scratch.host = info.resolved;
+    scratch.subset = named;
+    scratch.port = typeof number === 'number' ? number : undefined;
+    return scratch;
   };
 
   /** `value` as a list; anything else but absent is a shape problem at `spec.<kind>[index]<suffix>` (at `spec.<kind>` without an index). */
@@ -141,7 +146,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       const entry = route[position];
       if (!isRecord(entry)) {
         shape(`${routePath}[${position}]`, `must be an object with a destination, got ${describeValue(entry)}`);
-        weights.add(position, undefined, undefined);
+        weights.add(position, false, undefined, undefined);
         continue;
       }
       const weight = field(entry, 'weight');
@@ -150,8 +155,10 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       if (isRecord(rawDestination) && field(rawDestination, 'weight') !== undefined) {
         problems.add(`${routePath}[${position}].destination.weight`, 'weight', MISPLACED_WEIGHT_MESSAGE);
       }
-      const target = destination(rawDestination, place, index, position);
-      weights.add(position, weight === undefined ? ABSENT_WEIGHT : { present: true, value: weight }, target);
+      // SPEC §10: what gets a share of requests (a weight Istio can use and > 0, or the only destination).
+      const traffic = route.length === 1 || (isValidWeight(weight) && weight > 0);
+      const target = destination(rawDestination, place, index, position, traffic);
+      weights.add(position, true, weight, target);
     }
     weights.finish();
   };
@@ -168,7 +175,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       routes(rule, kind, index, place);
       if (kind !== 'http') continue;
       const mirror = field(rule, 'mirror');
-      if (mirror !== undefined) destination(mirror, Place.HttpMirror, index, 0);
+      if (mirror !== undefined) destination(mirror, Place.HttpMirror, index, 0, false);
       const mirrors = list(field(rule, 'mirrors'), kind, index, '.mirrors') ?? [];
       for (let position = 0; position < mirrors.length; position++) {
         const policy = mirrors[position];
@@ -176,7 +183,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
           shape(`spec.http[${index}].mirrors[${position}]`, `must be an object with a destination, got ${describeValue(policy)}`);
           continue;
         }
-        destination(field(policy, 'destination'), Place.HttpMirrors, index, position);
+        destination(field(policy, 'destination'), Place.HttpMirrors, index, position, false);
       }
     }
   }
