@@ -96,16 +96,10 @@ export const serveFlags: Record<string, FlagSpec> = {
   'ready-cache-ttl-ms': { env: 'CANARY_WEBHOOK_READY_CACHE_TTL_MS', type: 'string', help: 'how long a pod count or Service selector is reused (default 2000)' },
 };
 
-const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+type FlagValues = Readonly<Record<string, string | boolean | string[] | boolean[] | undefined>>;
 
-export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const options = Object.fromEntries(Object.entries(serveFlags).map(([name, spec]) => [name, { type: spec.type }]));
-    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
+/** Flag first, then its environment variable; every error names the one that was set. */
+function flagReader(values: FlagValues, env: NodeJS.ProcessEnv) {
   const read = (name: string): string | undefined => {
     const fromFlag = values[name];
     if (typeof fromFlag === 'string') return fromFlag;
@@ -139,6 +133,41 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     }
     return raw as T;
   };
+  return { read, origin, readBoolean, integer, oneOf };
+}
+
+/**
+ * The `serve` flags that `check` and `inject` take too (SPEC §2, §7), so a CI
+ * run plans subsets as the webhook will: same names, environment variables,
+ * defaults and validation. `values` is what the command's parseArgs read.
+ */
+export const placementFlags = {
+  'subset-placement': { type: 'string' },
+  'max-subsets': { type: 'string' },
+} as const;
+
+export function placementSettings(
+  values: Readonly<{ 'subset-placement'?: string | boolean; 'max-subsets'?: string | boolean }>,
+  env: NodeJS.ProcessEnv,
+): Pick<RuleSettings, 'subsetPlacement' | 'maxSubsets'> {
+  const { integer, oneOf } = flagReader({ 'subset-placement': values['subset-placement'], 'max-subsets': values['max-subsets'] }, env);
+  return {
+    subsetPlacement: oneOf('subset-placement', ['companion', 'append'], defaultRuleSettings.subsetPlacement),
+    maxSubsets: integer('max-subsets', defaultRuleSettings.maxSubsets, 1, 10_000),
+  };
+}
+
+const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(Object.entries(serveFlags).map(([name, spec]) => [name, { type: spec.type }]));
+    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const { read, origin, readBoolean, integer, oneOf } = flagReader(values, env);
 
   const tlsCertPath = read('tls-cert');
   const tlsKeyPath = read('tls-key');
@@ -175,8 +204,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       versionAnnotation: read('version-annotation') ?? defaultRuleSettings.versionAnnotation,
       serviceAnnotation: read('service-annotation') ?? defaultRuleSettings.serviceAnnotation,
       injectMode: oneOf('inject-mode', ['label', 'annotation', 'both'], defaultRuleSettings.injectMode),
-      subsetPlacement: oneOf('subset-placement', ['companion', 'append'], defaultRuleSettings.subsetPlacement),
-      maxSubsets: integer('max-subsets', defaultRuleSettings.maxSubsets, 1, 10_000),
+      ...placementSettings(values, env),
       weightPolicy: oneOf('weight-policy', WEIGHT_POLICIES, defaultRuleSettings.weightPolicy),
       istioRevision: istioRevision(read('istio-revision')),
       readyPolicy: oneOf('ready-policy', ['warn', 'deny', 'off'], defaultRuleSettings.readyPolicy),

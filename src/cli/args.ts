@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultRuleSettings, type RuleSettings, type WeightPolicy } from '../rules/types.js';
 import { WEIGHT_POLICIES } from '../rules/weights.js';
 import { isValidLabelValue } from '../rules/names.js';
+import { ConfigError, placementFlags, placementSettings } from '../config.js';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -23,6 +24,7 @@ export const commonFlags = {
   'inject-mode': { type: 'string' },
   'weight-policy': { type: 'string' },
   'istio-revision': { type: 'string' },
+  ...placementFlags,
 } as const satisfies OptionsConfig;
 
 export const settingsHelp = `Rule settings (same names and defaults as for serve):
@@ -33,7 +35,12 @@ export const settingsHelp = `Rule settings (same names and defaults as for serve
       --service-annotation K  service annotation (default "${defaultRuleSettings.serviceAnnotation}")
       --inject-mode MODE      sidecar injection via label, annotation or both (default "${defaultRuleSettings.injectMode}")
       --weight-policy P       route weights: sum-100 or proportional (default "${defaultRuleSettings.weightPolicy}")
-      --istio-revision REV    label pod templates istio.io/rev=REV instead (revision-only Istio)`;
+      --istio-revision REV    label pod templates istio.io/rev=REV instead (revision-only Istio)
+      --subset-placement P    companion: a new subset beside a user-owned DestinationRule goes in
+                              <service>-canary-webhook; append: into the user's rule
+                              (default "${defaultRuleSettings.subsetPlacement}"; $CANARY_WEBHOOK_SUBSET_PLACEMENT)
+      --max-subsets N         subsets the webhook keeps in one DestinationRule; past it the canary
+                              Deployment is denied (default ${defaultRuleSettings.maxSubsets}; $CANARY_WEBHOOK_MAX_SUBSETS)`;
 
 export function parseFlags<T extends OptionsConfig>(args: readonly string[], options: T) {
   // Paths may also come without -f (`check a.yaml b/`), as istioctl analyze takes them.
@@ -56,6 +63,8 @@ interface CommonValues {
   'inject-mode'?: string;
   'weight-policy'?: string;
   'istio-revision'?: string;
+  'subset-placement'?: string;
+  'max-subsets'?: string;
 }
 
 export function pathsFrom(values: CommonValues, positionals: readonly string[]): string[] {
@@ -79,7 +88,13 @@ function revisionFrom(raw: string | undefined): string | undefined {
   return raw;
 }
 
-export function settingsFrom(values: CommonValues): RuleSettings {
+export function settingsFrom(values: CommonValues, env: NodeJS.ProcessEnv): RuleSettings {
+  let placement: ReturnType<typeof placementSettings>;
+  try {
+    placement = placementSettings(values, env);
+  } catch (error) {
+    throw error instanceof ConfigError ? new UsageError(error.message) : error;
+  }
   const injectMode = values['inject-mode'] ?? defaultRuleSettings.injectMode;
   if (injectMode !== 'label' && injectMode !== 'annotation' && injectMode !== 'both') {
     throw new UsageError(`--inject-mode must be label, annotation or both, got "${injectMode}"`);
@@ -94,6 +109,7 @@ export function settingsFrom(values: CommonValues): RuleSettings {
     serviceAnnotation: values['service-annotation'] ?? defaultRuleSettings.serviceAnnotation,
     injectMode,
     istioRevision: revisionFrom(values['istio-revision']),
+    ...placement,
   };
 }
 

@@ -90,7 +90,7 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
       strict: values.strict ?? false,
       cluster: values.cluster ?? false,
       kubeconfig: values.kubeconfig,
-      settings: settingsFrom(values),
+      settings: settingsFrom(values, io.env ?? process.env),
     };
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;

@@ -8,15 +8,7 @@ import { formatInputError, formatSkipped } from './findings.js';
 import { injectManifests, type InjectOptions } from './inject-objects.js';
 import type { CliIo } from './io.js';
 import { clusterDestinationRules } from './cluster.js';
-import type { DestinationRule, RuleSettings } from '../rules/types.js';
-
-function placementFrom(values: { 'subset-placement'?: string; 'max-subsets'?: string }, settings: RuleSettings): RuleSettings {
-  const placement = values['subset-placement'] ?? settings.subsetPlacement;
-  if (placement !== 'companion' && placement !== 'append') throw new UsageError(`--subset-placement must be companion or append, got "${placement}"`);
-  const max = values['max-subsets'] === undefined ? settings.maxSubsets : Number(values['max-subsets']);
-  if (!Number.isInteger(max) || max < 1 || max > 10_000) throw new UsageError(`--max-subsets must be an integer from 1 to 10000, got "${values['max-subsets']}"`);
-  return { ...settings, subsetPlacement: placement, maxSubsets: max };
-}
+import type { DestinationRule } from '../rules/types.js';
 
 export const injectHelp = `Usage: canary-webhook inject -f PATH... [--with PATH...] [flags]
 
@@ -43,8 +35,6 @@ Flags:
       --with PATH         DestinationRules that already exist (file or folder); repeatable
       --cluster           start from the DestinationRules the cluster holds
       --kubeconfig FILE   kubeconfig for --cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)
-      --subset-placement P  companion (default) or append (the old way: append to the user's rule)
-      --max-subsets N     subsets the webhook keeps in one DestinationRule (default 64)
   -n, --namespace NS      namespace of objects that name none (default "default")
   -h, --help              show this help
 ${settingsHelp}
@@ -62,8 +52,6 @@ const injectFlags = {
   with: { type: 'string', multiple: true },
   cluster: { type: 'boolean' },
   kubeconfig: { type: 'string' },
-  'subset-placement': { type: 'string' },
-  'max-subsets': { type: 'string' },
 } as const;
 
 export async function runInject(argv: readonly string[], io: CliIo): Promise<number> {
@@ -82,7 +70,7 @@ export async function runInject(argv: readonly string[], io: CliIo): Promise<num
     withPaths = values.with ?? [];
     cluster = values.cluster === true || values.kubeconfig !== undefined;
     kubeconfig = values.kubeconfig;
-    options = { namespace: namespaceFrom(values), settings: placementFrom(values, settingsFrom(values)) };
+    options = { namespace: namespaceFrom(values), settings: settingsFrom(values, io.env ?? process.env) };
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`canary-webhook inject: ${error.message}\nRun 'canary-webhook inject --help' for usage.\n`);
