@@ -3,14 +3,18 @@
 // 0, the next /validate sees at once. Driven through the real HTTP layer.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { pino } from 'pino';
 import request from 'supertest';
+import { parseServeConfig } from '../src/config.js';
 import { defaultRuleSettings, type RuleSettings } from '../src/rules/types.js';
+import { openStore } from '../src/server/open-store.js';
 import { MAX_DEPLOYMENTS } from '../src/store/memory-deployments.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { MemoryWorkloads } from '../src/store/memory-workloads.js';
 import { buildApp, review, type ReviewAnswer } from './support/app-harness.js';
 import { deployment, virtualService } from './support/guard-fixtures.js';
 import { rule } from './support/kube-fixtures.js';
+import { canaryDeployment, virtualService as defaultVirtualService } from './support/objects.js';
 
 const deploymentKind = { group: 'apps', version: 'v1', kind: 'Deployment' };
 const split = virtualService('shop', 'reviews', 'reviews', [{ subset: 'v1', weight: 90 }, { subset: 'v2', weight: 10 }]);
@@ -173,5 +177,32 @@ describe('standalone: the record stays bounded', () => {
     await mutate(wide);
     assert.deepEqual((await validate(split, 'CREATE')).warnings ?? [], []);
     assert.equal(store.deployments.size(), 2);
+  });
+});
+
+describe('standalone: --seed-dir Deployments count for both features', () => {
+  it('a seeded Deployment backs its subset for the guard and the readiness check, and its DELETE is seen by both', async () => {
+    const config = parseServeConfig(['--standalone', '--seed-dir', new URL('../examples/seed', import.meta.url).pathname], {});
+    const { store, workloads } = await openStore(config, pino({ level: 'silent' }), { destinationRuleWrite: () => {} });
+    const { app } = buildApp({ store, settings: config.settings, overrides: { readiness: { reader: workloads, maxReads: 10, timeoutMs: 1_000 } } });
+    const post = async (path: string, body: object): Promise<ReviewAnswer['response']> => ((await request(app).post(path).send(body).expect(200)).body as ReviewAnswer).response;
+    const toV1 = defaultVirtualService('demo4', 'demo4', [{ subset: 'v1', weight: 100 }]);
+
+    assert.deepEqual((await post('/validate', review(toV1))).warnings ?? [], []);
+    // A second v1 Deployment, opted in; the seeded demo4-v1 (not opted in) still backs v1 when it goes.
+    const canary = canaryDeployment('demo4-v1-canary', 'v1');
+    assert.equal((await post('/mutate', review(canary))).allowed, true);
+    const deleted = await post('/guard', review(null, { operation: 'DELETE', oldObject: canary, kind: deploymentKind }));
+    assert.equal(deleted.allowed, true, deleted.status?.message);
+    assert.deepEqual(deleted.warnings ?? [], []);
+    assert.deepEqual((await post('/validate', review(toV1, { operation: 'UPDATE' }))).warnings ?? [], []);
+
+    // The seeded one is not opted in, so /guard does not judge it; once it is gone nothing backs v1.
+    const seeded = (await store.routing!.deploymentsIn('default'))[0]!;
+    assert.equal(seeded.metadata.name, 'demo4-v1');
+    assert.equal((await post('/guard', review(null, { operation: 'DELETE', oldObject: seeded, kind: deploymentKind }))).allowed, true);
+    assert.deepEqual((await post('/validate', review(toV1, { operation: 'UPDATE' }))).warnings, [
+      'spec.http[0].route[0]: subset "v1" of demo4.default.svc.cluster.local selects no ready pod (no Deployment matches its labels); traffic sent there gets 503',
+    ]);
   });
 });
