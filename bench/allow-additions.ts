@@ -30,11 +30,13 @@ const deps: AppDeps = {
 const request = (virtualServiceReview('bench', 'UPDATE', false) as { request: AdmissionRequest }).request;
 const object = request.object as Record<string, unknown>;
 const lookup = (host: string) => store.candidatesForHost(host);
+const walked = validateKeepingReferences(object, lookup, { namespace: NAMESPACE, settings });
 
 type Step = () => unknown;
 const steps: Record<string, Step> = {
   'rules walk (validateKeepingReferences)': () => validateKeepingReferences(object, lookup, { namespace: NAMESPACE, settings }),
-  'readiness: queries + cached check': () => checkReadiness(readinessQueriesOf(object, NAMESPACE, deps), request.uid, Date.now(), deps),
+  // From the walk's references, as /validate does (the walk itself is the row above).
+  'readiness: queries + cached check': () => checkReadiness(readinessQueriesOf(walked.references, NAMESPACE, deps), request.uid, Date.now(), deps),
   'mesh-claim warning': () => meshClaimWarnings(object, 'reviews', NAMESPACE, (host) => store.routing.meshClaims(NAMESPACE, host), settings.clusterDomain),
   'guard recording (standalone only)': () => recordAdmitted(deps, request, 'VirtualService', NAMESPACE, object),
 };

@@ -87,7 +87,7 @@ describe('ReferenceTable.firstInPathOrder', () => {
     fc.assert(
       fc.property(fc.array(reference, { maxLength: 80 }), fc.nat(30), fc.uniqueArray(fc.nat(3)), (references, limit, wanted) => {
         const table = new ReferenceTable();
-        for (const { pair, place: where, rule, position } of references) table.add(`host-${pair}`, 'v1', where, rule, where === Place.HttpMirror ? 0 : position);
+        for (const { pair, place: where, rule, position } of references) table.add(`host-${pair}`, 'v1', where, rule, where === Place.HttpMirror ? 0 : position, true);
         const isWanted = (pair: number): boolean => wanted.includes(pair);
         const first = table.firstInPathOrder(isWanted, limit);
         const all = Array.from({ length: table.size }, (_, index) => index).filter((index) => isWanted(table.pair(index)));

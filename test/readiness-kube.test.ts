@@ -81,6 +81,23 @@ describe('readiness against the Kubernetes API', () => {
     assert.deepEqual(readyWarnings(await validate(app, route([['v1', 90], ['v2', 10]]))), []);
   });
 
+  it('a VirtualService admitted only after the direct DestinationRule read is checked too, from what it kept (its object is gone by then)', async () => {
+    api.put('services', service('reviews', { app: 'reviews' }) as never);
+    api.put('pods', pod('reviews-v1-a', { app: 'reviews', version: 'v1' }, true) as never);
+    api.put('pods', pod('reviews-v3-a', { app: 'reviews', version: 'v3' }, false) as never);
+    const app = appWith({ cacheTtlMs: 0 });
+    // The cache stops seeing changes; a rule defining v3 is applied (same `kubectl apply -f` as the VirtualService).
+    api.watches.silence(true);
+    api.put('destinationrules', rule('shop', 'reviews', 'reviews', ['v1', 'v2', 'v3']) as never);
+    const response = await validate(app, route([['v1', 90], ['v3', 10]]));
+    assert.equal(response.allowed, true, JSON.stringify(response));
+    assert.ok(api.count({ method: 'GET', path: '/apis/networking.istio.io/v1/namespaces/shop/destinationrules' }) >= 1, 'the direct read happened');
+    assert.deepEqual(readyWarnings(response), [
+      'spec.http[0].route[1]: subset "v3" of reviews.shop.svc.cluster.local selects no ready pod (0 of 1 Running pods Ready); traffic sent there gets 503',
+    ]);
+    api.watches.resume();
+  });
+
   it('the Service selector narrows the match: another app\'s ready v2 pods do not count', async () => {
     api.put('pods', pod('ratings-v2', { app: 'ratings', version: 'v2' }, true) as never);
     // No Service: the subset labels alone select, and the ratings pod is Ready.

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   countPods,
+  MAX_QUERY_PATHS,
   labelSelectorOf,
   podSelector,
   readinessFindings,
@@ -33,7 +34,7 @@ describe('readinessQueries: which destinations are checked', () => {
     const object = vs([{ route: [dest('v1', 90), dest('v2', 10), dest('v3', 0)], mirror: { host: 'reviews', subset: 'v3' }, mirrors: [{ destination: { host: 'reviews', subset: 'v3' } }] }]);
     const queries = queriesOf(object);
     assert.deepEqual(queries.map((q) => [q.subset, q.paths]), [['v1', ['spec.http[0].route[0]']], ['v2', ['spec.http[0].route[1]']]]);
-    assert.deepEqual(queries[1], { key: queries[1]!.key, namespace: 'shop', service: 'reviews', host, subset: 'v2', labels: { version: 'v2' }, paths: ['spec.http[0].route[1]'] });
+    assert.deepEqual(queries[1], { key: queries[1]!.key, namespace: 'shop', service: 'reviews', host, subset: 'v2', labels: { version: 'v2' }, paths: ['spec.http[0].route[1]'], pathCount: 1 });
   });
 
   it('the only destination is checked whatever its weight; tcp and tls routes too', () => {
@@ -50,6 +51,19 @@ describe('readinessQueries: which destinations are checked', () => {
     const queries = queriesOf(object);
     assert.equal(queries.length, 2);
     assert.equal(queries[0]!.paths.length, 50);
+    assert.equal(queries[0]!.pathCount, 50);
+  });
+
+  it(`keeps the first ${MAX_QUERY_PATHS} paths of a subset and counts the rest, so a review holds no path per route entry`, () => {
+    const object = vs(Array.from({ length: 42_000 }, () => ({ route: [dest('v1')] })));
+    const [query] = queriesOf(object);
+    assert.equal(query!.pathCount, 42_000);
+    assert.deepEqual(query!.paths, Array.from({ length: MAX_QUERY_PATHS }, (_, i) => `spec.http[${i}].route[0]`));
+    const warned = readinessFindings([query!], () => ({ source: 'pods', running: 1, ready: 0 }), 'warn').warnings;
+    assert.equal(warned.at(-1), `... and ${42_000 - 10} more destinations with no ready pod`);
+    const denied = readinessFindings([query!], () => ({ source: 'pods', running: 1, ready: 0 }), 'deny');
+    assert.equal(denied.problemCount, 42_000);
+    assert.equal(denied.problems.length, MAX_QUERY_PATHS);
   });
 
   it('skips what is not a readiness question: undefined subsets, hosts outside the cluster, unusable labels', () => {
@@ -97,6 +111,7 @@ describe('readinessFindings: what the user reads', () => {
   it('the warning names the path, subset, host and the counts', () => {
     assert.deepEqual(readinessFindings([query!], () => notReady, 'warn'), {
       problems: [],
+      problemCount: 0,
       warnings: ['spec.http[0].route[1]: subset "v2" of reviews.shop.svc.cluster.local selects no ready pod (0 of 2 Running pods Ready); traffic sent there gets 503'],
     });
   });
@@ -105,7 +120,7 @@ describe('readinessFindings: what the user reads', () => {
     const denied = readinessFindings([query!], () => notReady, 'deny');
     assert.deepEqual(denied.problems.map((p) => [p.path, p.kind]), [['spec.http[0].route[1]', 'ready']]);
     assert.match(denied.problems[0]!.message, /selects no ready pod \(0 of 2 Running pods Ready\); traffic sent there gets 503; shift traffic once it has Ready pods$/);
-    assert.deepEqual(readinessFindings([query!], () => notReady, 'off'), { problems: [], warnings: [] });
+    assert.deepEqual(readinessFindings([query!], () => notReady, 'off'), { problems: [], problemCount: 0, warnings: [] });
     assert.deepEqual(readinessFindings([query!], () => ({ source: 'pods', running: 2, ready: 1 }), 'warn').warnings, []);
     assert.deepEqual(readinessFindings([query!], () => undefined, 'warn').warnings, []);
   });
@@ -119,7 +134,7 @@ describe('readinessFindings: what the user reads', () => {
 
   it('property: a warning for each routed path exactly when its subset has nothing ready (capped, the rest counted)', () => {
     fc.assert(fc.property(fc.array(fc.tuple(fc.nat(3), fc.nat(3)), { minLength: 1, maxLength: 15 }), (counts) => {
-      const queries: ReadinessQuery[] = counts.map((_, i) => ({ key: `k${i}`, namespace: 'shop', service: 'reviews', host, subset: `s${i}`, labels: { version: `s${i}` }, paths: [`spec.http[${i}].route[0]`] }));
+      const queries: ReadinessQuery[] = counts.map((_, i) => ({ key: `k${i}`, namespace: 'shop', service: 'reviews', host, subset: `s${i}`, labels: { version: `s${i}` }, paths: [`spec.http[${i}].route[0]`], pathCount: 1 }));
       const summaries = new Map(queries.map((q, i) => [q.key, { source: 'pods' as const, running: counts[i]![0] + counts[i]![1], ready: counts[i]![1] }]));
       const { warnings } = readinessFindings(queries, (q) => summaries.get(q.key), 'warn');
       const expected = queries.filter((q) => summaries.get(q.key)!.ready === 0).map((q) => q.paths[0]!);

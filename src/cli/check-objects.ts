@@ -93,7 +93,7 @@ export function checkObjects(
     if (result.problemCount === 0) {
       const ready = workloads.findings(item.object, namespace, all);
       result.problems.push(...ready.problems);
-      result.problemCount += ready.problems.length;
+      result.problemCount += ready.problemCount;
       result.warnings.push(...ready.warnings);
     }
     for (const problem of result.problems) report(item, 'error', problem.path, problem.message);

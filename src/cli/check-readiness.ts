@@ -29,8 +29,8 @@ export class InputWorkloads {
     this.selectors.set(`${namespace}/${item.name}`, selector && Object.keys(selector).length > 0 ? selector : null);
   }
 
-  findings(virtualService: unknown, namespace: string, rules: readonly DestinationRule[]): { problems: Problem[]; warnings: string[] } {
-    if (this.workloads.length === 0 || this.settings.readyPolicy === 'off') return { problems: [], warnings: [] };
+  findings(virtualService: unknown, namespace: string, rules: readonly DestinationRule[]): { problems: Problem[]; problemCount: number; warnings: string[] } {
+    if (this.workloads.length === 0 || this.settings.readyPolicy === 'off') return { problems: [], problemCount: 0, warnings: [] };
     const queries = readinessQueries(virtualService, namespace, () => rules, this.settings).filter((query) => {
       const selector = this.selectors.get(`${query.namespace}/${query.service}`);
       if (selector === null) return false;

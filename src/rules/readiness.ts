@@ -12,14 +12,18 @@
 // matching subset labels ∪ Service selector" is an empty cluster, which
 // Envoy answers with 503 `no healthy upstream`.
 import { readDeployment, discoverService } from './discovery.js';
-import { mergedSubsets, namespaceOfHost, resolveHost, selectDestinationRules } from './hosts.js';
+import { namespaceOfHost } from './hosts.js';
+import { MAX_PROBLEM_LINES, sortByPath } from './problem-sink.js';
+import type { ReferenceTable, SubsetPair } from './reference-table.js';
+import { answerOf, viewsFor, type RuleView } from './rule-views.js';
 import { clip, singleLine, warningLine } from './text.js';
 import type { DestinationRule, Problem, RuleSettings } from './types.js';
+import { safeWalk } from './walk.js';
 import { isValidWeight } from './weights.js';
 
 export type ReadyPolicy = 'warn' | 'deny' | 'off';
 
-/** One subset that gets traffic, with every route entry that sends it some. */
+/** One subset that gets traffic, with the route entries that send it some. */
 export interface ReadinessQuery {
   /** Identity: service namespace, service, subset name and labels. */
   key: string;
@@ -31,8 +35,10 @@ export interface ReadinessQuery {
   subset: string;
   /** The subset's labels (empty: every pod of the service). */
   labels: Record<string, string>;
-  /** `spec.http[0].route[1]`, ... in document order. */
+  /** `spec.http[0].route[1]`, ... in document order: the first MAX_QUERY_PATHS of them. */
   paths: string[];
+  /** All the route entries that send it traffic. */
+  pathCount: number;
 }
 
 /** What a subset selects, counted where the workloads are known. */
@@ -45,121 +51,59 @@ export type WorkloadSummary =
 type Settings = Pick<RuleSettings, 'clusterDomain' | 'rootNamespace'>;
 type JsonRecord = Record<string, unknown>;
 
+/** Paths a query keeps: a denial shows MAX_PROBLEM_LINES lines in all. */
+export const MAX_QUERY_PATHS = MAX_PROBLEM_LINES;
+
 /**
  * Subsets that get traffic: every `route` destination with weight > 0, or the
  * only destination of its route whatever its weight. Mirrors get a copy of
  * traffic and weight-0 destinations none, so neither can cause a 503. Hosts
- * outside the cluster's service domain have no pods to count. Linear in the
- * object: each host's rules are selected once.
+ * outside the cluster's service domain have no pods to count.
  */
-export function readinessQueries(
-  virtualService: unknown,
-  namespace: string,
-  lookup: (host: string) => readonly DestinationRule[],
-  settings: Settings,
-): ReadinessQuery[] {
-  const spec = isRecord(virtualService) ? field(virtualService, 'spec') : undefined;
-  if (!isRecord(spec)) return [];
-  const walk: QueryWalk = { namespace, lookup, settings, queries: new Map(), hosts: new Map() };
-  // Plain loops, no closure per entry: this runs on every admitted review.
-  for (const kind of ROUTE_KINDS) {
-    const rules = field(spec, kind);
-    if (!Array.isArray(rules)) continue;
-    for (let index = 0; index < rules.length; index++) {
-      const rule: unknown = rules[index];
-      const route = isRecord(rule) ? field(rule, 'route') : undefined;
-      if (!Array.isArray(route)) continue;
-      for (let position = 0; position < route.length; position++) {
-        const entry: unknown = route[position];
-        if (!isRecord(entry)) continue;
-        const weight = field(entry, 'weight');
-        if (route.length > 1 && !(isValidWeight(weight) && weight > 0)) continue;
-        addQuery(walk, field(entry, 'destination'), kind, index, position);
-      }
-    }
-  }
-  return [...walk.queries.values()];
-}
-
-const ROUTE_KINDS = ['http', 'tcp', 'tls'] as const;
-
-interface HostEntry {
-  fqdn: string;
-  /** Undefined for a host outside the cluster's service domain: no pods to count. */
-  serviceNamespace: string | undefined;
-  service: string;
-  subsets: ReturnType<typeof mergedSubsets> | undefined;
-  /** Per subset name: its labels as a selector and the query key, or null when it is not a readiness question. */
-  bySubset: Map<string, { labels: Record<string, string>; key: string } | null>;
-}
-
-interface QueryWalk {
-  namespace: string;
-  lookup: (host: string) => readonly DestinationRule[];
-  settings: Settings;
-  queries: Map<string, ReadinessQuery>;
-  /** By host as written: resolution and DestinationRule selection once per host. */
-  hosts: Map<string, HostEntry>;
+export function readinessQueries(virtualService: unknown, namespace: string, lookup: (host: string) => readonly DestinationRule[], settings: Settings): ReadinessQuery[] {
+  return readinessQueriesFrom(safeWalk(virtualService, namespace, settings.clusterDomain, 'sum-100').references, namespace, lookup, settings);
 }
 
 /**
- * Selection and merge per (frozen candidate list, namespace, host), kept
- * while the list lives. A store's host index hands out the same frozen list
- * until a DestinationRule changes, so an admitted review pays for selection
- * once (in the subset check) rather than twice. Only frozen lists are
- * memoised: a caller's mutable array may change between calls.
+ * readinessQueries from the references of a walk already made (which mark
+ * what carries traffic), so the object is not walked again and a review can
+ * ask after its object is gone. Each host's rules are selected once, through
+ * the same kept views as the subset check (src/rules/rule-views.ts).
  */
-const selections = new WeakMap<readonly DestinationRule[], Map<string, HostEntry>>();
-/** Entries per candidate list before the memo starts over: bounded whatever namespaces ask. */
-const MAX_SELECTIONS_PER_LIST = 256;
-
-function hostEntry(walk: QueryWalk, host: string): HostEntry {
-  const { clusterDomain, rootNamespace } = walk.settings;
-  const fqdn = resolveHost(host, walk.namespace, clusterDomain);
-  const serviceNamespace = namespaceOfHost(fqdn, clusterDomain);
-  const service = fqdn.slice(0, fqdn.indexOf('.'));
-  if (serviceNamespace === undefined) return { fqdn, serviceNamespace, service, subsets: undefined, bySubset: new Map() };
-  const candidates = walk.lookup(fqdn);
-  const memoKey = `${walk.namespace}\n${fqdn}\n${rootNamespace}\n${clusterDomain}`;
-  let memo = Object.isFrozen(candidates) ? selections.get(candidates) : undefined;
-  const known = memo?.get(memoKey);
-  if (known) return known;
-  const selected = selectDestinationRules(fqdn, walk.namespace, candidates, walk.settings);
-  const entry: HostEntry = { fqdn, serviceNamespace, service, subsets: selected ? mergedSubsets(selected) : undefined, bySubset: new Map() };
-  if (Object.isFrozen(candidates)) {
-    if (!memo || memo.size >= MAX_SELECTIONS_PER_LIST) selections.set(candidates, (memo = new Map()));
-    memo.set(memoKey, entry);
+export function readinessQueriesFrom(references: ReferenceTable, namespace: string, lookup: (host: string) => readonly DestinationRule[], settings: Settings): ReadinessQuery[] {
+  const queries = new Map<string, ReadinessQuery>();
+  const byPair = new Map<number, ReadinessQuery | null>();
+  const viewOf = viewsFor(lookup, namespace, settings);
+  for (let reference = 0; reference < references.size; reference++) {
+    if (!references.carriesTraffic(reference)) continue;
+    const pair = references.pair(reference);
+    let query = byPair.get(pair);
+    if (query === undefined) {
+      query = queryFor(references.pairs[pair]!, viewOf, settings, queries);
+      byPair.set(pair, query);
+    }
+    if (query === null) continue;
+    if (query.paths.length < MAX_QUERY_PATHS) query.paths.push(references.path(reference));
+    query.pathCount++;
   }
-  return entry;
+  return [...queries.values()];
 }
 
-function subsetEntry(target: HostEntry, subset: string): { labels: Record<string, string>; key: string } | null {
-  let known = target.bySubset.get(subset);
-  if (known !== undefined) return known;
-  const defined = target.subsets?.get(subset);
+/** The query of one host+subset (shared by pairs that select the same pods), or null when it is not a readiness question. */
+function queryFor(pair: SubsetPair, viewOf: (host: string) => RuleView, settings: Settings, queries: Map<string, ReadinessQuery>): ReadinessQuery | null {
+  const { host: fqdn, subset } = pair;
+  const serviceNamespace = namespaceOfHost(fqdn, settings.clusterDomain);
+  if (serviceNamespace === undefined) return null;
   // An undefined subset is the subset check's denial, not a readiness question.
+  const defined = answerOf(viewOf(fqdn), fqdn).merged.get(subset);
   const labels = defined ? labelSelectorOf(defined.labels) : undefined;
+  if (!labels) return null;
+  const service = fqdn.slice(0, fqdn.indexOf('.'));
   // The subset name is part of the identity so each message names the subset its path routes to; reads are shared by selector anyway.
-  known = labels ? { labels, key: `${target.serviceNamespace}\n${target.service}\n${subset}\n${selectorString(labels)}` } : null;
-  // Bounded by the subsets the rules define.
-  if (defined) target.bySubset.set(subset, known);
-  return known;
-}
-
-function addQuery(walk: QueryWalk, destination: unknown, kind: string, index: number, position: number): void {
-  if (!isRecord(destination)) return;
-  const host = field(destination, 'host');
-  const subset = field(destination, 'subset');
-  if (typeof host !== 'string' || typeof subset !== 'string' || subset === '' || host.trim() === '') return;
-  let target = walk.hosts.get(host);
-  if (!target) walk.hosts.set(host, (target = hostEntry(walk, host)));
-  if (target.serviceNamespace === undefined) return;
-  const defined = subsetEntry(target, subset);
-  if (!defined) return;
-  const path = `spec.${kind}[${index}].route[${position}]`;
-  const query = walk.queries.get(defined.key);
-  if (query) query.paths.push(path);
-  else walk.queries.set(defined.key, { key: defined.key, namespace: target.serviceNamespace, service: target.service, host: target.fqdn, subset, labels: defined.labels, paths: [path] });
+  const key = `${serviceNamespace}\n${service}\n${subset}\n${selectorString(labels)}`;
+  let query = queries.get(key);
+  if (!query) queries.set(key, (query = { key, namespace: serviceNamespace, service, host: fqdn, subset, labels, paths: [], pathCount: 0 }));
+  return query;
 }
 
 /**
@@ -294,20 +238,25 @@ export function readinessFindings(
   queries: readonly ReadinessQuery[],
   summaryOf: (query: ReadinessQuery) => WorkloadSummary | undefined,
   policy: ReadyPolicy,
-): { problems: Problem[]; warnings: string[] } {
+): { problems: Problem[]; problemCount: number; warnings: string[] } {
   const lines: Array<{ path: string; message: string }> = [];
-  if (policy === 'off') return { problems: [], warnings: [] };
+  let count = 0;
+  if (policy === 'off') return { problems: [], problemCount: 0, warnings: [] };
   for (const query of queries) {
     const summary = summaryOf(query);
     if (!summary || isReady(summary)) continue;
     const message = notReadyMessage(query, summary);
     for (const path of query.paths) lines.push({ path, message });
+    count += query.pathCount;
   }
-  if (policy === 'deny') return { problems: lines.map(({ path, message }) => ({ path, kind: 'ready', message: `${message}; shift traffic once it has Ready pods` })), warnings: [] };
+  if (policy === 'deny') {
+    const problems = sortByPath(lines.map(({ path, message }): Problem => ({ path, kind: 'ready', message: `${message}; shift traffic once it has Ready pods` })));
+    return { problems: problems.slice(0, MAX_PROBLEM_LINES), problemCount: count, warnings: [] };
+  }
   const warnings = lines.slice(0, MAX_READY_FINDINGS).map(({ path, message }) => singleLine(`${path}: ${message}`));
-  const rest = lines.length - warnings.length;
+  const rest = count - warnings.length;
   if (rest > 0) warnings.push(warningLine(`... and ${rest} more destinations with no ready pod`));
-  return { problems: [], warnings };
+  return { problems: [], problemCount: 0, warnings };
 }
 
 function notReadyMessage(query: ReadinessQuery, summary: WorkloadSummary): string {

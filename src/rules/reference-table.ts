@@ -29,7 +29,7 @@ export interface SubsetPair {
   subset: string;
 }
 
-const CELLS = 4;
+const CELLS = 5;
 /** Order of the places inside one http rule, as their paths sort: `mirror` < `mirrors` < `route`. */
 const PLACE_ORDER = [2, 2, 2, 0, 1];
 /** Order of the sections: `http` < `tcp` < `tls`. */
@@ -39,7 +39,7 @@ export class ReferenceTable {
   /** Distinct pairs, in the order first referenced. */
   readonly pairs: SubsetPair[] = [];
   private readonly pairIndex = new Map<string, Map<string, number>>();
-  /** Per reference, CELLS numbers: pair, Place, rule index, position (route or mirrors index). */
+  /** Per reference, CELLS numbers: pair, Place, rule index, position (route or mirrors index), 1 when it carries traffic. */
   private cells = new Int32Array(64);
   private length = 0;
 
@@ -59,13 +59,21 @@ export class ReferenceTable {
     return index;
   }
 
-  add(host: string, subset: string, place: Place, rule: number, position: number): void {
-    this.addPair(this.pairOf(host, subset), place, rule, position);
+  /**
+   * `traffic`: the destination gets a share of requests (SPEC §10: weight > 0,
+   * or the only one of its route); a mirror or a weight-0 entry does not.
+   */
+  add(host: string, subset: string, place: Place, rule: number, position: number, traffic: boolean): void {
+    this.addPair(this.pairOf(host, subset), place, rule, position, traffic);
   }
 
   /** A reference to pair `pair` (from pairOf). */
-  addPair(pair: number, place: Place, rule: number, position: number): void {
-    this.push(pair, place, rule, position);
+  addPair(pair: number, place: Place, rule: number, position: number, traffic: boolean): void {
+    this.push(pair, place, rule, position, traffic ? 1 : 0);
+  }
+
+  carriesTraffic(reference: number): boolean {
+    return this.cells[reference * CELLS + 4] === 1;
   }
 
   pair(reference: number): number {
@@ -112,24 +120,24 @@ export class ReferenceTable {
    * what a review keeps across its direct read. Strings are copied, so none
    * of them is a slice or rope that keeps the parsed object alive.
    */
-  filter(keep: (pair: number) => boolean): ReferenceTable {
+  filter(keep: (pair: number, traffic: boolean) => boolean): ReferenceTable {
     const kept = new ReferenceTable();
     const renumbered = new Int32Array(this.pairs.length).fill(-1);
     const cells = this.cells;
     for (let at = 0; at < this.length * CELLS; at += CELLS) {
       const pair = cells[at]!;
-      if (!keep(pair)) continue;
+      if (!keep(pair, cells[at + 4] === 1)) continue;
       let index = renumbered[pair]!;
       if (index === -1) {
         const { host, subset } = this.pairs[pair]!;
         index = renumbered[pair] = kept.pairOf(flat(host), flat(subset));
       }
-      kept.push(index, cells[at + 1]!, cells[at + 2]!, cells[at + 3]!);
+      kept.push(index, cells[at + 1]!, cells[at + 2]!, cells[at + 3]!, cells[at + 4]!);
     }
     return kept;
   }
 
-  private push(pair: number, place: number, rule: number, position: number): void {
+  private push(pair: number, place: number, rule: number, position: number, traffic: number): void {
     let at = this.length * CELLS;
     if (at + CELLS > this.cells.length) {
       const grown = new Int32Array(this.cells.length * 2);
@@ -140,7 +148,8 @@ export class ReferenceTable {
     cells[at++] = pair;
     cells[at++] = place;
     cells[at++] = rule;
-    cells[at] = position;
+    cells[at++] = position;
+    cells[at] = traffic;
     this.length++;
   }
 

@@ -8,6 +8,7 @@
 // every host it covers: grouping the concatenation per host would be
 // hosts × rules (4,000 × 2,001 ran a 192 MB heap out of memory).
 import { mergedSubsets, selectAmong, VisibleRules, type SelectedDestinationRules } from './hosts.js';
+import type { MergedSubset } from './merge.js';
 import type { DestinationRule, RuleSettings } from './types.js';
 
 type Settings = Pick<RuleSettings, 'clusterDomain' | 'rootNamespace'>;
@@ -17,6 +18,8 @@ export interface HostAnswer {
   /** Subset names Istio sees for the host, in merge order. */
   subsets: readonly string[];
   defined: ReadonlySet<string>;
+  /** The subsets with the rule each comes from and its labels (src/rules/merge.ts). */
+  merged: ReadonlyMap<string, MergedSubset>;
 }
 
 /** The candidates for some hosts, seen from one namespace. */
@@ -85,9 +88,30 @@ export function answerOf(view: RuleView, fqdn: string): HostAnswer {
   const cached = known?.get(fqdn);
   if (cached) return cached;
   const selected = view.select(fqdn);
-  const subsets = selected ? [...mergedSubsets(selected).keys()] : [];
-  const answer: HostAnswer = { selected, subsets, defined: new Set(subsets) };
+  const merged = selected ? mergedSubsets(selected) : new Map<string, MergedSubset>();
+  const subsets = [...merged.keys()];
+  const answer: HostAnswer = { selected, subsets, defined: new Set(subsets), merged };
   if (!known) answers.set(view, (known = new Map()));
   if (known.size < MAX_ANSWERS_PER_VIEW && fqdn.length <= MAX_DNS_NAME_LENGTH) known.set(fqdn, answer);
   return answer;
+}
+
+/**
+ * The view for each host of one review: from a list, that list's view; from
+ * a lookup, the view of its answer. Answers are also remembered by identity
+ * for this review, so a lookup that returns the same unfrozen list for every
+ * host (an offline caller's rules) is grouped once, not once per host.
+ */
+export function viewsFor(source: readonly DestinationRule[] | ((host: string) => readonly DestinationRule[]), fromNamespace: string, settings: Settings): (host: string) => RuleView {
+  if (typeof source !== 'function') {
+    const view = ruleViewOf(source, fromNamespace, settings);
+    return () => view;
+  }
+  const seen = new Map<readonly DestinationRule[], RuleView>();
+  return (host) => {
+    const candidates = source(host);
+    let view = seen.get(candidates);
+    if (!view) seen.set(candidates, (view = ruleViewOf(candidates, fromNamespace, settings)));
+    return view;
+  };
 }

@@ -3,7 +3,7 @@
 // exists instead and how to fix it.
 import { hostPatterns } from './host-patterns.js';
 import { mergedSubsets, namespaceOfHost, type ResolvedRule, type SelectedDestinationRules, type VisibleRules } from './hosts.js';
-import { answerOf, ruleViewOf, type HostAnswer, type RuleView } from './rule-views.js';
+import { answerOf, viewsFor, type HostAnswer, type RuleView } from './rule-views.js';
 import type { SubsetPair } from './reference-table.js';
 import { catchAll, consolidate, separateRuleHint } from './merge.js';
 import type { DestinationRule, Problem, RuleSettings } from './types.js';
@@ -42,8 +42,7 @@ export function missingSubsets(
   settings: Settings,
   skip?: ReadonlySet<number>,
 ): Array<Explanation | undefined> {
-  const shared = typeof source === 'function' ? undefined : ruleViewOf(source, namespace, settings);
-  const viewOf = (host: string): RuleView => shared ?? ruleViewOf((source as (host: string) => readonly DestinationRule[])(host), namespace, settings);
+  const viewOf = viewsFor(source, namespace, settings);
   return pairs.map(({ host, subset }, index) => {
     if (skip?.has(index)) return undefined;
     const view = viewOf(host);

@@ -11,7 +11,7 @@ import { ProblemSink } from './problem-sink.js';
 import { destinationPath, Place, ReferenceTable } from './reference-table.js';
 import { describeValue } from './text.js';
 import type { WeightPolicy } from './types.js';
-import { ABSENT_WEIGHT, RouteWeights, WarningSink, type RouteDestination } from './weights.js';
+import { ABSENT_WEIGHT, isValidWeight, RouteWeights, WarningSink, type RouteDestination } from './weights.js';
 
 /** Path of the object itself, when it is not even an object. */
 export const ROOT_PATH = '$';
@@ -88,7 +88,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
    * Narrow one Destination at (place, rule, position); on success return its
    * resolved host, subset and port. Paths are written only for a problem.
    */
-  const destination = (value: unknown, place: Place, rule: number, position: number): RouteDestination | undefined => {
+  const destination = (value: unknown, place: Place, rule: number, position: number, traffic: boolean): RouteDestination | undefined => {
     if (value === undefined) return void shape(destinationPath(place, rule, position), 'is missing; it needs at least a host');
     if (!isRecord(value)) return void shape(destinationPath(place, rule, position), `must be an object with a host, got ${describeValue(value)}`);
     const host = field(value, 'host');
@@ -113,7 +113,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     let pair = -1;
     if (named !== undefined) {
       pair = references.pairOf(info.resolved, named);
-      references.addPair(pair, place, rule, position);
+      references.addPair(pair, place, rule, position, traffic);
     }
     if (info.shortForm !== undefined) shortForms.add(info.shortForm, place, rule, position, pair);
     const port = field(value, 'port');
@@ -150,7 +150,9 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       if (isRecord(rawDestination) && field(rawDestination, 'weight') !== undefined) {
         problems.add(`${routePath}[${position}].destination.weight`, 'weight', MISPLACED_WEIGHT_MESSAGE);
       }
-      const target = destination(rawDestination, place, index, position);
+      // SPEC §10: what gets a share of requests (a weight Istio can use and > 0, or the only destination).
+      const traffic = route.length === 1 || (isValidWeight(weight) && weight > 0);
+      const target = destination(rawDestination, place, index, position, traffic);
       weights.add(position, weight === undefined ? ABSENT_WEIGHT : { present: true, value: weight }, target);
     }
     weights.finish();
@@ -168,7 +170,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       routes(rule, kind, index, place);
       if (kind !== 'http') continue;
       const mirror = field(rule, 'mirror');
-      if (mirror !== undefined) destination(mirror, Place.HttpMirror, index, 0);
+      if (mirror !== undefined) destination(mirror, Place.HttpMirror, index, 0, false);
       const mirrors = list(field(rule, 'mirrors'), kind, index, '.mirrors') ?? [];
       for (let position = 0; position < mirrors.length; position++) {
         const policy = mirrors[position];
@@ -176,7 +178,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
           shape(`spec.http[${index}].mirrors[${position}]`, `must be an object with a destination, got ${describeValue(policy)}`);
           continue;
         }
-        destination(field(policy, 'destination'), Place.HttpMirrors, index, position);
+        destination(field(policy, 'destination'), Place.HttpMirrors, index, position, false);
       }
     }
   }

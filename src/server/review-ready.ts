@@ -2,7 +2,8 @@
 // up (shared, cached, capped) what each subset that gets traffic selects, and
 // warn or deny when it selects no ready pod. Never delays a review past its
 // share of the webhook timeout: past it the check is skipped and logged.
-import { isReady, readinessFindings, readinessQueries, type ReadinessQuery, type WorkloadSummary } from '../rules/readiness.js';
+import { isReady, readinessFindings, readinessQueriesFrom, type ReadinessQuery, type WorkloadSummary } from '../rules/readiness.js';
+import type { ReferenceTable } from '../rules/reference-table.js';
 import { clip } from '../rules/text.js';
 import type { Problem } from '../rules/types.js';
 import type { WorkloadReader } from '../store/workloads.js';
@@ -12,19 +13,22 @@ import type { AppDeps } from './deps.js';
 const MIN_BUDGET_MS = 20;
 
 export interface ReadinessOutcome {
+  /** The first MAX_PROBLEM_LINES, in path order. */
   problems: Problem[];
+  problemCount: number;
   warnings: string[];
 }
 
-const nothing: ReadinessOutcome = { problems: [], warnings: [] };
+const nothing: ReadinessOutcome = { problems: [], problemCount: 0, warnings: [] };
 
 /**
- * What the check will look up, read from the object synchronously, so the
- * caller can let the object go before the reads wait on the network.
+ * What the check will look up, from the validation walk's references (no
+ * second walk, and no object needed: a review that waited on the direct read
+ * has let its object go).
  */
-export function readinessQueriesOf(object: unknown, namespace: string, deps: AppDeps): ReadinessQuery[] {
+export function readinessQueriesOf(references: ReferenceTable, namespace: string, deps: AppDeps): ReadinessQuery[] {
   if (!deps.readiness || deps.settings.readyPolicy === 'off') return [];
-  return readinessQueries(object, namespace, (host) => deps.store.candidatesForHost(host), deps.settings);
+  return readinessQueriesFrom(references, namespace, (host) => deps.store.candidatesForHost(host), deps.settings);
 }
 
 /** `startedMs` is when the review began: the check's budget runs from there. */

@@ -3,6 +3,7 @@
 import { meshClaimWarnings } from '../rules/mesh-hosts.js';
 import { isDns1123Label } from '../rules/names.js';
 import type { ReadinessQuery } from '../rules/readiness.js';
+import { ReferenceTable } from '../rules/reference-table.js';
 import { pendingSubsetCheck, recheckSubsets, type PendingSubsetCheck } from '../rules/subset-recheck.js';
 import { quote } from '../rules/text.js';
 import type { JsonObject, ValidationContext } from '../rules/types.js';
@@ -26,13 +27,11 @@ export async function reviewVirtualService(request: AdmissionRequest, deps: AppD
   if ('admitted' in first) {
     // SPEC §10, only for an object that is otherwise admitted; only the small queries cross the wait.
     const { warnings, readiness, record } = first.admitted;
-    const ready = await checkReadiness(readiness, request.uid, startedMs, deps);
-    const all = [...warnings, ...ready.warnings];
-    if (ready.problems.length > 0) return { allowed: false, message: formatProblems(ready.problems), warnings: all };
-    record?.();
-    return { allowed: true, warnings: all };
+    const verdict = await readinessVerdict(readiness, warnings, request.uid, startedMs, deps);
+    if (verdict.allowed) record?.();
+    return verdict;
   }
-  const { pending, namespaces } = first;
+  const { pending, traffic, namespaces } = first;
   try {
     // The cache may simply not have seen a DestinationRule applied a moment ago
     // (same `kubectl apply -f` file): ask the source of truth before denying.
@@ -45,7 +44,16 @@ export async function reviewVirtualService(request: AdmissionRequest, deps: AppD
   if (result.problemCount > 0) {
     return { allowed: false, message: formatProblems(result.problems, result.problemCount), warnings: result.warnings };
   }
-  return { allowed: true, warnings: result.warnings };
+  // Admitted after all (the cache had not seen a rule yet): SPEC §10 as for any admitted object, from the kept references.
+  return readinessVerdict(readinessQueriesOf(traffic, pending.namespace, deps), result.warnings, request.uid, startedMs, deps);
+}
+
+/** SPEC §10 for an object the rules admit: its warnings plus readiness's, or readiness's denial. */
+async function readinessVerdict(queries: readonly ReadinessQuery[], warnings: readonly string[], uid: string, startedMs: number, deps: AppDeps): Promise<AdmissionVerdict> {
+  const ready = await checkReadiness(queries, uid, startedMs, deps);
+  const all = [...warnings, ...ready.warnings];
+  if (ready.problemCount > 0) return { allowed: false, message: formatProblems(ready.problems, ready.problemCount), warnings: all };
+  return { allowed: true, warnings: all };
 }
 
 /**
@@ -61,7 +69,7 @@ interface Admitted {
   record?: () => void;
 }
 
-function firstPass(request: AdmissionRequest, deps: AppDeps): { verdict: AdmissionVerdict } | { admitted: Admitted } | { pending: PendingSubsetCheck; namespaces: string[] } {
+function firstPass(request: AdmissionRequest, deps: AppDeps): { verdict: AdmissionVerdict } | { admitted: Admitted } | { pending: PendingSubsetCheck; traffic: ReferenceTable; namespaces: string[] } {
   const subject = reviewSubject(request, virtualService);
   if ('verdict' in subject) return subject;
   const { object } = subject;
@@ -78,14 +86,16 @@ function firstPass(request: AdmissionRequest, deps: AppDeps): { verdict: Admissi
     if (result.problemCount > 0) return { verdict: { allowed: false, message: formatProblems(result.problems, result.problemCount), warnings: result.warnings } };
     const warnings = [...result.warnings, ...claimWarnings(request, object, namespace, deps)];
     const record = deps.store.routing?.recordAdmitted ? () => recordAdmitted(deps, request, 'VirtualService', namespace, object) : undefined;
-    return { admitted: { warnings, readiness: readinessQueriesOf(object, namespace, deps), record } };
+    return { admitted: { warnings, readiness: readinessQueriesOf(first.references, namespace, deps), record } };
   }
   // The review's own namespace and the root namespace first: they decide the most hosts.
   // From the references of that walk: a 3 MiB object is not walked again.
   const plan = refreshPlanOf(missingHosts(first), first.namespace, ctx);
   if (plan.omitted > 0) deps.logger.info({ uid: request.uid, omitted: plan.omitted }, 'direct read capped; other namespaces answered from the cache');
   const namespaces = [...new Set([namespace, deps.settings.rootNamespace, ...plan.namespaces])];
-  return { pending: pendingSubsetCheck(first), namespaces };
+  // What gets traffic, as numbers: if the read shows every subset defined, readiness is checked from these.
+  const traffic = deps.readiness && deps.settings.readyPolicy !== 'off' ? first.references.filter((_pair, carries) => carries) : new ReferenceTable();
+  return { pending: pendingSubsetCheck(first), traffic, namespaces };
 }
 
 /** SPEC §3: another VirtualService of the namespace already claims one of this one's hosts for the mesh. */
