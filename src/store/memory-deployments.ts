@@ -55,7 +55,8 @@ export class MemoryDeployments {
     if (!workload || workload.service === undefined) return;
     let labelChars = 0;
     for (const key in workload.labels) labelChars += key.length + workload.labels[key]!.length;
-    const entry: RememberedDeployment = { name, namespace, service: workload.service, labels: workload.labels, replicas: workload.replicas, labelChars };
+    // Frozen: both views hand out this one labels object.
+    const entry: RememberedDeployment = { name, namespace, service: workload.service, labels: Object.freeze(workload.labels) as Record<string, string>, replicas: workload.replicas, labelChars };
     const key = keyOf(namespace, name);
     this.entries.set(key, entry);
     let inNamespace = this.byNamespace.get(namespace);
