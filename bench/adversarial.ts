@@ -250,7 +250,7 @@ function describe(outcome: Outcome | undefined): string {
   if (!outcome) return '';
   if (!outcome.ok) return outcome.reason;
   const m = outcome.measured;
-  return `${fmtMs(m.medianMs)} ms CPU${m.directReads > 0 ? `, ${m.directReads.toLocaleString('en-US')} direct reads` : ''}, ${Math.round(m.peakRssMb)} MB`;
+  return `${fmtMs(m.medianMs)} ms CPU${m.directReads > 0 ? `, ${m.directReads.toLocaleString('en-US')} direct reads` : ''}, ${Math.round(m.peakRssMb)} MiB`;
 }
 
 async function main(): Promise<void> {
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
     writeFileSync(process.env.BENCH_ADVERSARIAL_JSON, `${JSON.stringify({ commit: process.env.BENCH_ADVERSARIAL_COMMIT ?? 'unknown', outcomes: Object.fromEntries(outcomes) }, null, 2)}\n`);
   }
 
-  const header = ['scenario', 'body', 'verdict', 'review CPU ms (median)', 'wall ms (median)', 'first run CPU ms', 'peak RSS MB', 'target', 'met', ...(before ? [`before (${before.commit})`] : [])];
+  const header = ['scenario', 'body', 'verdict', 'review CPU ms (median)', 'wall ms (median)', 'first run CPU ms', 'peak RSS MiB', 'target', 'met', ...(before ? [`before (${before.commit})`] : [])];
   const lines: string[][] = [];
   for (const scenario of SCENARIOS) {
     const outcome = outcomes.get(scenario.name)!;

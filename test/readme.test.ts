@@ -88,7 +88,10 @@ async function checkClusterCommand(command: string): Promise<void> {
     assert.match(readFileSync(join(repo, '.ci/run'), 'utf8'), /^npm ci\b[\s\S]*^npm test$/m, '.ci/run runs it');
     return;
   }
-  let match = /^make ([a-z-]+)/.exec(command);
+  let match = /^npm run ([\w:-]+)$/.exec(command);
+  // A benchmark runs for minutes on a quiet machine: the script must exist.
+  if (match) return void assert.ok(match[1]! in (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts, `npm script ${match[1]}`);
+  match = /^make ([a-z-]+)/.exec(command);
   if (match) return void assert.ok(makeTargets.has(match[1]!), `make target ${match[1]}`);
   match = /^kubectl apply -k (\S+)$/.exec(command);
   if (match) {
@@ -116,7 +119,8 @@ async function checkClusterCommand(command: string): Promise<void> {
 
 describe('README', () => {
   it('stays short, starts with the two commands, and links every doc that exists', () => {
-    assert.ok(readme.split('\n').length <= 250, `${readme.split('\n').length} lines`);
+    // A page a reader finishes: the two commands, what it does, deploy, configuration, offline, bounds; the rest is in docs/.
+    assert.ok(readme.split('\n').length <= 275, `${readme.split('\n').length} lines`);
     assert.equal(shellCommands(blocks(readme)[0]!).join('\n'), 'npm ci && npm start\nnpm ci && npm test');
     for (const match of readme.matchAll(/\]\((docs\/[\w-]+\.md)(#[\w-]+)?\)/g)) {
       const doc = match[1]!;

@@ -11,7 +11,7 @@ import { ProblemSink } from './problem-sink.js';
 import { destinationPath, Place, ReferenceTable } from './reference-table.js';
 import { describeValue } from './text.js';
 import type { WeightPolicy } from './types.js';
-import { ABSENT_WEIGHT, isValidWeight, RouteWeights, WarningSink, type RouteDestination } from './weights.js';
+import { isValidWeight, RouteWeights, WarningSink, type RouteDestination } from './weights.js';
 
 /** Path of the object itself, when it is not even an object. */
 export const ROOT_PATH = '$';
@@ -84,6 +84,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     return walk;
   }
 
+  const scratch: RouteDestination = { host: '', subset: undefined, port: undefined };
   /**
    * Narrow one Destination at (place, rule, position); on success return its
    * resolved host, subset and port. Paths are written only for a problem.
@@ -118,7 +119,11 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     if (info.shortForm !== undefined) shortForms.add(info.shortForm, place, rule, position, pair);
     const port = field(value, 'port');
     const number = isRecord(port) ? field(port, 'number') : undefined;
-    return { host: info.resolved, subset: named, port: typeof number === 'number' ? number : undefined };
+    // One scratch object for every destination: nothing is allocated per route entry (RouteWeights copies what it keeps).
+    scratch.host = info.resolved;
+    scratch.subset = named;
+    scratch.port = typeof number === 'number' ? number : undefined;
+    return scratch;
   };
 
   /** `value` as a list; anything else but absent is a shape problem at `spec.<kind>[index]<suffix>` (at `spec.<kind>` without an index). */
@@ -141,7 +146,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       const entry = route[position];
       if (!isRecord(entry)) {
         shape(`${routePath}[${position}]`, `must be an object with a destination, got ${describeValue(entry)}`);
-        weights.add(position, undefined, undefined);
+        weights.add(position, false, undefined, undefined);
         continue;
       }
       const weight = field(entry, 'weight');
@@ -153,7 +158,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       // SPEC §10: what gets a share of requests (a weight Istio can use and > 0, or the only destination).
       const traffic = route.length === 1 || (isValidWeight(weight) && weight > 0);
       const target = destination(rawDestination, place, index, position, traffic);
-      weights.add(position, weight === undefined ? ABSENT_WEIGHT : { present: true, value: weight }, target);
+      weights.add(position, true, weight, target);
     }
     weights.finish();
   };

@@ -25,10 +25,6 @@ export function maxWeight(policy: WeightPolicy): number {
   return policy === 'proportional' ? MAX_PROPORTIONAL_WEIGHT : MAX_PERCENT_WEIGHT;
 }
 
-/** Absent is not the same as any value: it counts as 0 and earns no single-destination warning. */
-export type WeightField = { present: false } | { present: true; value: unknown };
-export const ABSENT_WEIGHT: WeightField = Object.freeze({ present: false });
-
 /** A well-formed destination: its resolved host, subset and port (the duplicate warning's identity). */
 export interface RouteDestination {
   host: string;
@@ -101,7 +97,10 @@ export class RouteWeights {
   private anyPresent = false;
   /** First position of each destination; made at the second entry (most routes have one). */
   private firstByDestination: Map<string, Map<string, Map<number | undefined, number>>> | undefined;
-  private firstDestination: RouteDestination | undefined;
+  /** The route's first destination, kept as its parts until a second one needs the map. */
+  private firstHost: string | undefined;
+  private firstSubset: string | undefined;
+  private firstPort: number | undefined;
   private firstPosition = 0;
   /** Duplicates that may still be worded: [position, first position, destination]. */
   private duplicates: Array<[number, number, RouteDestination]> | undefined;
@@ -125,20 +124,26 @@ export class RouteWeights {
     this.withinLimit = true;
     this.anyPresent = false;
     this.firstByDestination = undefined;
-    this.firstDestination = undefined;
+    this.firstHost = undefined;
     this.firstPosition = 0;
     this.duplicates = undefined;
     this.duplicateCount = 0;
   }
 
-  /** Entry `position`; `weight` undefined when the entry is not an object (it has none to read). */
-  add(position: number, weight: WeightField | undefined, target: RouteDestination | undefined): void {
-    const value = this.weightOf(position, weight);
+  /**
+   * Entry `position`: `weight` is its `weight` field as read (undefined when
+   * absent); `isObject` false when the entry is not an object (it has no
+   * weight to read). `target` may be the caller's scratch object, reused for
+   * the next entry: what is kept of it is copied.
+   */
+  add(position: number, isObject: boolean, weight: unknown, target: RouteDestination | undefined): void {
+    const present = isObject && weight !== undefined;
+    const value = this.weightOf(position, isObject, weight);
     if (target) this.noteDestination(position, target);
     if (this.length === 1) {
       // The only destination gets all traffic whatever it says; a weight that
       // claims otherwise is a sign the author forgot a second destination.
-      if (weight?.present && value !== undefined && value !== 100) {
+      if (present && value !== undefined && value !== 100) {
         this.warnings.offer(() => warningLine(`${this.entryPath(position)}: weight ${value} on the only destination; it still gets 100% of traffic`));
       }
       return;
@@ -148,7 +153,7 @@ export class RouteWeights {
       this.withinLimit = false;
       this.problems.add(`${this.entryPath(position)}.weight`, 'weight', `${value} is more than ${this.limit}`);
     } else if (value === 0) {
-      const what = weight?.present ? 'weight 0' : 'no weight (counts as 0)';
+      const what = present ? 'weight 0' : 'no weight (counts as 0)';
       this.warnings.offer(() => warningLine(`${this.entryPath(position)}: ${what}; this destination gets no traffic`));
     }
   }
@@ -176,14 +181,13 @@ export class RouteWeights {
   }
 
   /** The weight Istio would use, or undefined where the sum cannot be computed. */
-  private weightOf(position: number, weight: WeightField | undefined): number | undefined {
-    if (weight === undefined) {
+  private weightOf(position: number, isObject: boolean, value: unknown): number | undefined {
+    if (!isObject) {
       this.summable = false;
       return undefined;
     }
-    if (!weight.present) return 0;
+    if (value === undefined) return 0;
     this.anyPresent = true;
-    const value = weight.value;
     if (isValidWeight(value)) {
       this.sum += value;
       return value;
@@ -195,33 +199,34 @@ export class RouteWeights {
 
   private noteDestination(position: number, target: RouteDestination): void {
     if (this.firstByDestination === undefined) {
-      if (this.firstDestination === undefined) {
-        this.firstDestination = target;
+      if (this.firstHost === undefined) {
+        this.firstHost = target.host;
+        this.firstSubset = target.subset;
+        this.firstPort = target.port;
         this.firstPosition = position;
         return;
       }
       this.firstByDestination = new Map();
-      this.firstPositionOf(this.firstDestination, this.firstPosition);
+      this.firstPositionOf(this.firstHost, this.firstSubset, this.firstPort, this.firstPosition);
     }
-    const first = this.firstPositionOf(target, position);
+    const first = this.firstPositionOf(target.host, target.subset, target.port, position);
     if (first === position) return;
     this.duplicateCount++;
     // No more can be shown than the sink has room for now.
     this.duplicates ??= [];
-    if (this.duplicates.length < this.warnings.room()) this.duplicates.push([position, first, target]);
+    if (this.duplicates.length < this.warnings.room()) this.duplicates.push([position, first, { host: target.host, subset: target.subset, port: target.port }]);
   }
 
-  /** Where `target` first appeared, recording `position` when it is new. */
-  private firstPositionOf(target: RouteDestination, position: number): number {
+  /** Where this destination first appeared, recording `position` when it is new. */
+  private firstPositionOf(host: string, subset: string | undefined, port: number | undefined, position: number): number {
     const byHost = this.firstByDestination!;
-    let bySubset = byHost.get(target.host);
-    if (!bySubset) byHost.set(target.host, (bySubset = new Map()));
-    const subset = target.subset ?? '';
-    let byPort = bySubset.get(subset);
-    if (!byPort) bySubset.set(subset, (byPort = new Map()));
-    const first = byPort.get(target.port);
+    let bySubset = byHost.get(host);
+    if (!bySubset) byHost.set(host, (bySubset = new Map()));
+    let byPort = bySubset.get(subset ?? '');
+    if (!byPort) bySubset.set(subset ?? '', (byPort = new Map()));
+    const first = byPort.get(port);
     if (first !== undefined) return first;
-    byPort.set(target.port, position);
+    byPort.set(port, position);
     return position;
   }
 
