@@ -20,8 +20,8 @@ import { NAMESPACE, canaryDeployment, destinationRules, virtualServiceReview } f
 const seconds = Number(process.argv[2] ?? 1);
 const settings = { ...defaultRuleSettings, readyPolicy: 'warn' as const };
 const store = new MemoryStore(settings, destinationRules(4));
-const workloads = new MemoryWorkloads(settings);
-for (const version of ['v1', 'v2']) workloads.admitted(canaryDeployment('reviews', version, { stored: true }), NAMESPACE);
+const workloads = new MemoryWorkloads(store.deployments);
+for (const version of ['v1', 'v2']) store.deployments.upsert(canaryDeployment('reviews', version, { stored: true }), NAMESPACE);
 const deps: AppDeps = {
   store, settings, logger: pino({ level: 'silent' }), metrics: createMetrics({ size: () => 0 }),
   onSubsetError: 'deny', subsetWriteTimeoutMs: 1000, maxBodyBytes: 3 << 20, isShuttingDown: () => false,

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import request from 'supertest';
 import { runCheck } from '../src/cli/check.js';
 import { defaultRuleSettings } from '../src/rules/types.js';
+import { MemoryStore } from '../src/store/memory-store.js';
 import { MemoryWorkloads } from '../src/store/memory-workloads.js';
 import { buildApp, review, type ReviewAnswer } from './support/app-harness.js';
 import { canaryDeployment, destinationRule, virtualService } from './support/objects.js';
@@ -17,10 +18,8 @@ const split = virtualService('reviews', 'reviews', [{ subset: 'v1', weight: 90 }
 
 describe('readiness in standalone mode (through createApp)', () => {
   it('warns for a version never deployed, and stops once its Deployment is admitted', async () => {
-    const { app } = buildApp({
-      seed: [destinationRule('default', 'reviews', 'reviews', ['v1', 'v2'])],
-      overrides: { readiness: { reader: new MemoryWorkloads(defaultRuleSettings), maxReads: 10, timeoutMs: 1_000 } },
-    });
+    const store = new MemoryStore(defaultRuleSettings, [destinationRule('default', 'reviews', 'reviews', ['v1', 'v2'])]);
+    const { app } = buildApp({ store, overrides: { readiness: { reader: new MemoryWorkloads(store.deployments), maxReads: 10, timeoutMs: 1_000 } } });
     const post = async (path: string, body: object): Promise<ReviewAnswer['response']> => ((await request(app).post(path).send(body).expect(200)).body as ReviewAnswer).response;
 
     assert.equal((await post('/mutate', review(canaryDeployment('reviews-v1', 'v1', { app: 'reviews' })))).allowed, true);

@@ -48,10 +48,9 @@ export async function openStore(config: ServeConfig, logger: Logger, metrics: Pi
     };
     const store = new MemoryStore(config.settings, seed.rules, { onWritten });
     for (const [name, labels] of seed.namespaces) store.putNamespace(name, labels);
-    // Seeded Deployments are what already runs: the readiness check counts them as it counts admitted ones.
-    const workloads = new MemoryWorkloads(config.settings);
-    for (const item of seed.deployments) workloads.admitted(item.object, item.namespace ?? 'default');
-    return { store, standalone: true, workloads };
+    // Seeded Deployments are what already runs: the guard and the readiness check count them as they count admitted ones.
+    for (const item of seed.deployments) store.deployments.upsert(item.object, item.namespace ?? 'default');
+    return { store, standalone: true, workloads: new MemoryWorkloads(store.deployments) };
   }
   if (config.seedDir) logger.warn({ seedDir: config.seedDir }, '--seed-dir applies to standalone mode only; ignored');
   const server = kube.kubeConfig.getCurrentCluster()?.server;

@@ -1,6 +1,6 @@
 // Standalone mode has no watches: what a review admits becomes the memory
 // store's state (VirtualServices for the guard, Deployments for the
-// Deployment-delete check, DestinationRule edits). A cluster store has no
+// Deployment-delete check and the readiness check, DestinationRule edits). A cluster store has no
 // `recordAdmitted` and learns the same from its watches. Dry runs change nothing.
 import type { AdmissionRequest } from './admission.js';
 import type { AppDeps } from './deps.js';
@@ -15,6 +15,8 @@ export function recordAdmitted(
   const record = deps.store.routing?.recordAdmitted;
   const operation = request.operation;
   if (!record || request.dryRun === true || (operation !== 'CREATE' && operation !== 'UPDATE' && operation !== 'DELETE')) return;
+  // A DELETE without the stored object (API servers before 1.15 send none) still names what went away.
+  if (operation === 'DELETE' && (typeof object !== 'object' || object === null || Array.isArray(object))) object = {};
   if (typeof object !== 'object' || object === null || Array.isArray(object)) return;
   const metadata = (object as { metadata?: unknown }).metadata;
   const meta = typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>) : {};

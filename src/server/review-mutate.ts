@@ -6,7 +6,6 @@ import { quote, warningLine } from '../rules/text.js';
 import { requestNamespace, reviewSubject, type AdmissionRequest, type AdmissionVerdict } from './admission.js';
 import type { AppDeps } from './deps.js';
 import { recordAdmitted } from './record-admitted.js';
-import { rememberDeployment } from './review-ready.js';
 
 const deployment = { group: 'apps', kind: 'Deployment', resource: 'deployments' };
 
@@ -24,7 +23,8 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     namespaceLabels: deps.store.namespaceLabels?.(namespace),
   });
   if (outcome.kind === 'skip') {
-    rememberDeployment(object, requestNamespace(request), request.dryRun === true, deps);
+    // Standalone: a Deployment that is not opted in can still back a subset (readiness, the guard's "last one").
+    recordAdmitted(deps, request, 'Deployment', namespace, object);
     return { allowed: true };
   }
   if (outcome.kind === 'deny') return { allowed: false, message: outcome.message };
@@ -51,7 +51,6 @@ export async function reviewDeployment(request: AdmissionRequest, deps: AppDeps)
     deps.logger.warn({ uid: request.uid, reason }, 'subset write failed; allowing as --on-subset-error=warn says');
     return { allowed: true, patch, warnings: [...warnings, warningLine(`subset not written: ${result.reason}`)] };
   }
-  recordAdmitted(deps, request, 'Deployment', requestNamespace(request), outcome.mutated);
-  rememberDeployment(outcome.mutated, outcome.subset.namespace, false, deps);
+  recordAdmitted(deps, request, 'Deployment', namespace, outcome.mutated);
   return { allowed: true, patch, warnings: [...warnings, ...result.warnings] };
 }

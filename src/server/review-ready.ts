@@ -102,8 +102,3 @@ async function withinDeadline(work: Promise<void>, deadlineMs: number): Promise<
     clearTimeout(timer);
   }
 }
-
-/** Standalone: an admitted Deployment stands for its pods (not on dry run: nothing was created). */
-export function rememberDeployment(deployment: unknown, namespace: string, dryRun: boolean, deps: AppDeps): void {
-  if (!dryRun) deps.readiness?.reader.admitted?.(deployment, namespace);
-}

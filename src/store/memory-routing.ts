@@ -1,9 +1,11 @@
 // Standalone RoutingView: the VirtualServices /validate admitted and the
 // Deployments /mutate admitted, kept in memory so the guard works on a
 // laptop exactly as in a cluster. Admissions stand in for the watches: what
-// the webhook let through is what the cluster would now hold.
+// the webhook let through is what the cluster would now hold. Deployments
+// live in MemoryDeployments, which the readiness check reads too.
+import type { MemoryDeployments } from './memory-deployments.js';
 import { ObjectIndex } from './object-index.js';
-import { MESH_HOST_INDEX, meshClaimKey, SUBSET_HOST_INDEX, toDeployment, virtualServiceIndex, type DeploymentObject, type RoutingView, type VirtualServiceObject } from './routing.js';
+import { MESH_HOST_INDEX, meshClaimKey, SUBSET_HOST_INDEX, virtualServiceIndex, type DeploymentObject, type RoutingView, type VirtualServiceObject } from './routing.js';
 import { cloneTree } from '../rules/clone.js';
 import type { RuleSettings } from '../rules/types.js';
 
@@ -15,11 +17,11 @@ export interface DestinationRuleSink {
 
 export class MemoryRouting implements RoutingView {
   private readonly virtualServices: ObjectIndex<VirtualServiceObject>;
-  private readonly deployments = new ObjectIndex<DeploymentObject>();
 
   constructor(
     settings: RuleSettings,
     private readonly destinationRules: DestinationRuleSink,
+    private readonly deployments: MemoryDeployments,
   ) {
     this.virtualServices = virtualServiceIndex(settings);
   }
@@ -40,7 +42,7 @@ export class MemoryRouting implements RoutingView {
   async refreshVirtualServices(_namespaces: readonly string[]): Promise<void> {}
 
   async deploymentsIn(namespace: string): Promise<readonly DeploymentObject[]> {
-    return this.deployments.inNamespace(namespace);
+    return this.deployments.deploymentsIn(namespace);
   }
 
   /** No namespace is ever deleted on a laptop. */
@@ -63,8 +65,7 @@ export class MemoryRouting implements RoutingView {
     } else if (operation === 'DELETE') {
       this.deployments.delete(namespace, name);
     } else {
-      const deployment = toDeployment(object);
-      if (deployment) this.deployments.upsert(deployment);
+      this.deployments.upsert(object, namespace);
     }
   }
 }

@@ -6,6 +6,7 @@ import type { DestinationRule, RuleSettings, SubsetRequest } from '../rules/type
 import { HostIndex } from './host-index.js';
 import { planInputFor } from './plan-input.js';
 import type { DestinationRuleStore, EnsureSubsetResult, WrittenSubsets } from './types.js';
+import { MemoryDeployments } from './memory-deployments.js';
 import { MemoryRouting } from './memory-routing.js';
 
 export interface MemoryStoreOptions {
@@ -18,6 +19,8 @@ export class MemoryStore implements DestinationRuleStore {
   private resourceVersion = 0;
   /** VirtualServices and Deployments admitted by the webhook, for the guard. */
   readonly routing: MemoryRouting;
+  /** Seeded and admitted Deployments: the guard (through `routing`) and the readiness check (MemoryWorkloads) read this one record. */
+  readonly deployments: MemoryDeployments;
   /** Namespace labels from seed manifests (standalone); nothing writes them afterwards. */
   private readonly namespaces = new Map<string, Readonly<Record<string, string>>>();
 
@@ -28,10 +31,11 @@ export class MemoryStore implements DestinationRuleStore {
   ) {
     this.index = new HostIndex(settings.clusterDomain);
     for (const rule of seed) this.index.upsert(this.stamp(structuredClone(rule)));
+    this.deployments = new MemoryDeployments(settings);
     this.routing = new MemoryRouting(settings, {
       upsertDestinationRule: (object) => this.index.upsert(this.stamp(structuredClone(object) as DestinationRule)),
       deleteDestinationRule: (namespace, name) => void this.index.delete(namespace, name),
-    });
+    }, this.deployments);
   }
 
   candidatesForHost(fqdn: string): readonly DestinationRule[] {

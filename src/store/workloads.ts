@@ -1,7 +1,7 @@
 // The readiness seam (SPEC §10): what a subset's labels select where the
 // workloads live. Kept apart from DestinationRuleStore: it is optional, and
-// standalone and cluster answer it from different objects (admitted
-// Deployments, label-selected pods).
+// standalone and cluster answer it from different objects (the memory
+// store's Deployments, label-selected pods).
 import type { ReadinessQuery, WorkloadSummary } from '../rules/readiness.js';
 
 export type WorkloadQuery = Pick<ReadinessQuery, 'namespace' | 'service' | 'labels'>;
@@ -25,7 +25,5 @@ export interface WorkloadReader {
    * it would need one: the common, cached case then costs no promise or timer.
    */
   cached?(query: WorkloadQuery): { summary: WorkloadSummary | undefined } | undefined;
-  /** Standalone: a Deployment admitted through /mutate (there are no pods to list). */
-  admitted?(deployment: unknown, namespace: string): void;
   close(): void;
 }
