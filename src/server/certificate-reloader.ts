@@ -64,31 +64,44 @@ export function expiresAtMs(pair: CertificatePair): number | undefined {
 export function watchCertificates(initial: CertificatePair, options: CertificateReloaderOptions): { close(): void; checkNow(): Promise<void> } {
   let fingerprint = fingerprintOf(initial);
   let refused: string | undefined;
-  let checking: Promise<void> | undefined;
-  const check = (): Promise<void> => {
-    checking ??= (async () => {
-      try {
-        const pair = await readCertificatePair(options.certPath, options.keyPath);
-        const next = fingerprintOf(pair);
-        if (next !== fingerprint && next !== refused) {
-          const reason = unusableReason(pair);
-          if (reason !== undefined) {
-            // Warned once per pair, not at every poll.
-            refused = next;
-            options.logger.warn({ certPath: options.certPath, reason }, `new TLS certificate not loaded: ${reason}; keeping the current certificate`);
-            return;
-          }
-          fingerprint = next;
-          options.onChange(pair);
-          options.logger.info({ certPath: options.certPath }, 'TLS certificate reloaded');
+  const checkOnce = async (): Promise<void> => {
+    try {
+      const pair = await readCertificatePair(options.certPath, options.keyPath);
+      const next = fingerprintOf(pair);
+      if (next !== fingerprint && next !== refused) {
+        const reason = unusableReason(pair);
+        if (reason !== undefined) {
+          // Warned once per pair, not at every poll.
+          refused = next;
+          options.logger.warn({ certPath: options.certPath, reason }, `new TLS certificate not loaded: ${reason}; keeping the current certificate`);
+          return;
         }
-      } catch (error) {
-        options.logger.warn({ err: (error as Error).message }, 'TLS certificate files unreadable or mismatched; keeping the current certificate');
-      } finally {
-        checking = undefined;
+        fingerprint = next;
+        options.onChange(pair);
+        options.logger.info({ certPath: options.certPath }, 'TLS certificate reloaded');
       }
-    })();
-    return checking;
+    } catch (error) {
+      options.logger.warn({ err: (error as Error).message }, 'TLS certificate files unreadable or mismatched; keeping the current certificate');
+    }
+  };
+  let checking: Promise<void> | undefined;
+  let again: Promise<void> | undefined;
+  // One read at a time. A check asked for while one runs may be about files
+  // written after that one read them (a rotation, then reloadCertificates()),
+  // so it gets one more read once the current one ends, shared by every
+  // caller that asked meanwhile, rather than the current, possibly stale, one.
+  const check = (): Promise<void> => {
+    if (!checking) {
+      checking = checkOnce().finally(() => {
+        checking = undefined;
+      });
+      return checking;
+    }
+    again ??= checking.then(() => {
+      again = undefined;
+      return check();
+    });
+    return again;
   };
   const watchers: FSWatcher[] = [];
   for (const directory of new Set([dirname(options.certPath), dirname(options.keyPath)])) {
