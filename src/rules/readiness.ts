@@ -15,7 +15,7 @@ import { readDeployment, discoverService } from './discovery.js';
 import { namespaceOfHost } from './hosts.js';
 import { MAX_PROBLEM_LINES, sortByPath } from './problem-sink.js';
 import type { ReferenceTable, SubsetPair } from './reference-table.js';
-import { answerOf, viewsFor, type RuleView } from './rule-views.js';
+import { answerOf, viewsFor, type HostAnswer, type RuleView } from './rule-views.js';
 import { clip, singleLine, warningLine } from './text.js';
 import type { DestinationRule, Problem, RuleSettings } from './types.js';
 import { safeWalk } from './walk.js';
@@ -94,16 +94,39 @@ function queryFor(pair: SubsetPair, viewOf: (host: string) => RuleView, settings
   const { host: fqdn, subset } = pair;
   const serviceNamespace = namespaceOfHost(fqdn, settings.clusterDomain);
   if (serviceNamespace === undefined) return null;
-  // An undefined subset is the subset check's denial, not a readiness question.
-  const defined = answerOf(viewOf(fqdn), fqdn).merged.get(subset);
-  const labels = defined ? labelSelectorOf(defined.labels) : undefined;
-  if (!labels) return null;
-  const service = fqdn.slice(0, fqdn.indexOf('.'));
-  // The subset name is part of the identity so each message names the subset its path routes to; reads are shared by selector anyway.
-  const key = `${serviceNamespace}\n${service}\n${subset}\n${selectorString(labels)}`;
+  const subsetQuery = subsetQueryOf(answerOf(viewOf(fqdn), fqdn), fqdn, serviceNamespace, subset);
+  if (!subsetQuery) return null;
+  const { key, service, labels } = subsetQuery;
   let query = queries.get(key);
   if (!query) queries.set(key, (query = { key, namespace: serviceNamespace, service, host: fqdn, subset, labels, paths: [], pathCount: 0 }));
   return query;
+}
+
+type SubsetQuery = { key: string; service: string; labels: Record<string, string> };
+
+/**
+ * Per host answer (kept between reviews with its view) and subset: the
+ * selector and the query key, made once. The same labels object every
+ * review lets the pod reader keep its plan for it (src/store/kube/workloads.ts).
+ */
+const subsetQueries = new WeakMap<HostAnswer, Map<string, SubsetQuery | null>>();
+
+function subsetQueryOf(answer: HostAnswer, fqdn: string, serviceNamespace: string, subset: string): SubsetQuery | null {
+  let bySubset = subsetQueries.get(answer);
+  const known = bySubset?.get(subset);
+  if (known !== undefined) return known;
+  // An undefined subset is the subset check's denial, not a readiness question.
+  const defined = answer.merged.get(subset);
+  const labels = defined ? labelSelectorOf(defined.labels) : undefined;
+  const service = fqdn.slice(0, fqdn.indexOf('.'));
+  // The subset name is part of the identity so each message names the subset its path routes to; reads are shared by selector anyway.
+  const made = labels ? { key: `${serviceNamespace}\n${service}\n${subset}\n${selectorString(labels)}`, service, labels } : null;
+  // Bounded by the subsets the rules define.
+  if (defined) {
+    if (!bySubset) subsetQueries.set(answer, (bySubset = new Map()));
+    bySubset.set(subset, made);
+  }
+  return made;
 }
 
 /**
