@@ -15,6 +15,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { hasTaskset, nodeCommand } from './pin.js';
 import { pendingSubsetCheck, recheckSubsets } from '../src/rules/subset-recheck.js';
 import { defaultRuleSettings } from '../src/rules/types.js';
 import { formatProblems, missingHosts, refreshPlanOf, validateKeepingReferences } from '../src/rules/validate.js';
@@ -30,6 +31,8 @@ const resultsPath = join(root, 'bench', 'RESULTS.md');
 /** Figures of the same scenarios at commit 5e953ba (before issue 10), measured once with this file; see docs/bounded-work.md. */
 const beforePath = join(root, 'bench', 'adversarial-before.json');
 const HEAP_CAP_MB = 192;
+/** The CPU each scenario's process is pinned to (when taskset exists). */
+const REVIEW_CPU = '1';
 const CHILD_TIMEOUT_MS = Number(process.env.BENCH_ADVERSARIAL_TIMEOUT_MS ?? 300_000);
 
 interface Scenario {
@@ -227,7 +230,9 @@ type Outcome = { ok: true; measured: Measured } | { ok: false; reason: string };
 
 function spawnScenario(name: string): Promise<Outcome> {
   const script = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_CAP_MB}`, ...process.execArgv, script, '--child', name], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // One core, as the target says: the review and V8's GC helper threads share it, so CPU time is the time one core spends.
+  const [command, argv] = nodeCommand(REVIEW_CPU, [`--max-old-space-size=${HEAP_CAP_MB}`, ...process.execArgv, script, '--child', name]);
+  const child = spawn(command, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => void (stdout += chunk));
@@ -317,7 +322,7 @@ async function main(): Promise<void> {
   const section = [
     '## Adversarial',
     '',
-    `Produced by \`node dist/bench/adversarial.js\` (part of \`npm run bench\`), ${new Date().toISOString()}, Node.js ${process.version}. One review of each object (issue 10), every scenario in its own process at the shipped heap cap (--max-old-space-size=${HEAP_CAP_MB}); time = CPU time (user + system, so other load on the machine counts little) of JSON.parse of the AdmissionReview + validateVirtualService against the memory store's host index (+ on a missing subset: the direct-read plan from the same walk and the subset re-check without the object, as POST /validate does) and the denial text, median of up to 7 runs after a first one. "before": the same file run once at the commit named, for comparison (see docs/bounded-work.md).`,
+    `Produced by \`node dist/bench/adversarial.js\` (part of \`npm run bench\`), ${new Date().toISOString()}, Node.js ${process.version}. One review of each object (issue 10), every scenario in its own process at the shipped heap cap (--max-old-space-size=${HEAP_CAP_MB})${hasTaskset ? `, pinned to CPU ${REVIEW_CPU} (taskset): "on one core", GC helper threads included` : ' (not pinned: taskset is missing, so GC helper threads on other cores add CPU time)'}; time = CPU time (user + system, so other load on the machine counts little) of JSON.parse of the AdmissionReview + validateVirtualService against the memory store's host index (+ on a missing subset: the direct-read plan from the same walk and the subset re-check without the object, as POST /validate does) and the denial text, median of up to 7 runs after a first one. "before": the same file run once at the commit named, for comparison (see docs/bounded-work.md).`,
     '',
     `The last rows have their own measurements, in the same run. "mutate p50": reviewDeployment in-process with the memory store (bench/mutate-scale.ts), every review admitting a new version so it plans and writes a subset; wall-time p50 with 10 and with 10,000 other DestinationRules in the Deployment's namespace, each the median of ${MUTATE_SCALE_ROUNDS} alternating rounds. "peak RSS, N concurrent": the server (\`serve\`, kube store) as a child process at --max-old-space-size=${HEAP_CAP_MB} against the fake API server with 1.5 s latency on every request after the cache synced; N AdmissionReviews of that size, every http entry routing to a missing subset, sent at once, so each is held at its direct read before its denial (bench/concurrent-large.ts, request and body timeouts raised so every body is held to the end); peak RSS is the server's VmHWM, then one small review must be allowed by the same process.`,
     '',

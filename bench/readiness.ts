@@ -10,10 +10,9 @@
 //
 // `runReadinessBench()` returns rows for bench/run.ts; run directly
 // (`npm run build && node dist/bench/readiness.js`) it prints its own table.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -29,6 +28,7 @@ import { FakeApiServer } from '../test/support/fake-apiserver.js';
 import type { AppServerArgs } from './app-server.js';
 import { NAMESPACE, destinationRules, virtualServiceReview } from './bodies.js';
 import type { LoadConfig, LoadResult } from './load.js';
+import { nodeCommand } from './pin.js';
 import { cpuMs } from './process-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -64,8 +64,6 @@ export interface ReadinessBenchResult {
   serviceReads: number;
 }
 
-const hasTaskset = spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).status === 0 && cpus().length >= 2;
-const nodeCommand = (cpu: string, args: string[]): [string, string[]] => (hasTaskset ? ['taskset', ['-c', cpu, process.execPath, ...args]] : [process.execPath, args]);
 
 export async function runReadinessBench(options: ReadinessBenchOptions = {}): Promise<ReadinessBenchResult> {
   const rounds = options.rounds ?? 3;

@@ -20,6 +20,7 @@ import type { LoadConfig, LoadRequest, LoadResult } from './load.js';
 import type { AppServerArgs } from './app-server.js';
 import type { GuardRow } from './guard.js';
 import { runReadinessBench } from './readiness.js';
+import { hasTaskset, nodeCommand } from './pin.js';
 import { cpuMs } from './process-cpu.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,14 +45,8 @@ const RULES_SECONDS = Number(env.BENCH_RULES_SECONDS ?? 2);
 const PROFILE = env.BENCH_PROFILE === '1';
 const KYVERNO_AVG_MS = 42.7;
 
-const hasTaskset = spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).status === 0 && cpus().length >= 2;
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
-
-/** Node, pinned to a CPU when taskset exists. */
-function nodeCommand(cpu: string, args: string[]): [string, string[]] {
-  return hasTaskset ? ['taskset', ['-c', cpu, process.execPath, ...args]] : [process.execPath, args];
-}
 
 // ---------------------------------------------------------------- servers
 

@@ -94,7 +94,8 @@ export function shortFormFindings(
       reported.add(pair);
     } else {
       // The fix first: a warning is clipped to one terminal line.
-      warnings.offer(() => warningLine(`${hostPath()}: write ${fullName}; Istio expands only dot-less names`));
+      if (warnings.wants()) warnings.add(warningLine(`${hostPath()}: write ${fullName}; Istio expands only dot-less names`));
+      else warnings.skip();
     }
   }
   return reported;

@@ -144,7 +144,8 @@ export class RouteWeights {
       // The only destination gets all traffic whatever it says; a weight that
       // claims otherwise is a sign the author forgot a second destination.
       if (present && value !== undefined && value !== 100) {
-        this.warnings.offer(() => warningLine(`${this.entryPath(position)}: weight ${value} on the only destination; it still gets 100% of traffic`));
+        if (!this.warnings.wants()) return this.warnings.skip();
+        this.warnings.add(warningLine(`${this.entryPath(position)}: weight ${value} on the only destination; it still gets 100% of traffic`));
       }
       return;
     }
@@ -153,8 +154,9 @@ export class RouteWeights {
       this.withinLimit = false;
       this.problems.add(`${this.entryPath(position)}.weight`, 'weight', `${value} is more than ${this.limit}`);
     } else if (value === 0) {
-      const what = present ? 'weight 0' : 'no weight (counts as 0)';
-      this.warnings.offer(() => warningLine(`${this.entryPath(position)}: ${what}; this destination gets no traffic`));
+      // Per entry, so no closure: past the first MAX_WARNINGS this is a count.
+      if (!this.warnings.wants()) return this.warnings.skip();
+      this.warnings.add(warningLine(`${this.entryPath(position)}: ${present ? 'weight 0' : 'no weight (counts as 0)'}; this destination gets no traffic`));
     }
   }
 
