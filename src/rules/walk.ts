@@ -139,13 +139,12 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
     // No route (redirect, directResponse, delegate): nothing to weigh.
     const route = list(field(rule, 'route'), kind, index, '.route');
     if (!route) return;
-    const routePath = `spec.${kind}[${index}].route`;
-    weights.start(routePath, route.length);
+    weights.start(kind, index, route.length);
     // An index loop, not forEach: holes of a sparse array (possible in-process) read as undefined entries.
     for (let position = 0; position < route.length; position++) {
       const entry = route[position];
       if (!isRecord(entry)) {
-        shape(`${routePath}[${position}]`, `must be an object with a destination, got ${describeValue(entry)}`);
+        shape(`spec.${kind}[${index}].route[${position}]`, `must be an object with a destination, got ${describeValue(entry)}`);
         weights.add(position, false, undefined, undefined);
         continue;
       }
@@ -153,7 +152,7 @@ function walkVirtualService(virtualService: unknown, namespace: string, clusterD
       const rawDestination = field(entry, 'destination');
       // The widely copied guide's mistake; raw YAML only, as the API server refuses or prunes it.
       if (isRecord(rawDestination) && field(rawDestination, 'weight') !== undefined) {
-        problems.add(`${routePath}[${position}].destination.weight`, 'weight', MISPLACED_WEIGHT_MESSAGE);
+        problems.add(`spec.${kind}[${index}].route[${position}].destination.weight`, 'weight', MISPLACED_WEIGHT_MESSAGE);
       }
       // SPEC §10: what gets a share of requests (a weight Istio can use and > 0, or the only destination).
       const traffic = route.length === 1 || (isValidWeight(weight) && weight > 0);

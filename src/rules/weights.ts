@@ -88,7 +88,9 @@ export interface ProblemTarget {
  */
 export class RouteWeights {
   private readonly limit: number;
-  private routePath = '';
+  /** `spec.<section>[<rule>].route`, written only for a problem or warning (42,000 one-entry routes need none). */
+  private section = '';
+  private rule = 0;
   private length = 0;
   private sum = 0;
   /** Every entry's weight is usable (an object with a valid weight or none). */
@@ -115,9 +117,10 @@ export class RouteWeights {
     this.limit = maxWeight(policy);
   }
 
-  /** A new route list at `routePath` (`spec.http[0].route`) with `length` entries. */
-  start(routePath: string, length: number): void {
-    this.routePath = routePath;
+  /** A new route list, `spec.<section>[<rule>].route`, with `length` entries. */
+  start(section: string, rule: number, length: number): void {
+    this.section = section;
+    this.rule = rule;
     this.length = length;
     this.sum = 0;
     this.summable = true;
@@ -166,7 +169,8 @@ export class RouteWeights {
       // pruned by the API server's structural schema before admission, so the
       // webhook sees a route with no weight at all: say so.
       const hint = this.anyPresent ? '' : `; ${NO_WEIGHT_HINT}`;
-      const { sum, routePath } = this;
+      const { sum } = this;
+      const routePath = this.routePath();
       if (this.policy === 'sum-100') {
         if (sum !== 100) this.problems.add(routePath, 'weight', `weights sum to ${sum}, must be 100${hint}`);
       } else if (sum === 0) {
@@ -233,7 +237,11 @@ export class RouteWeights {
   }
 
   private entryPath(position: number): string {
-    return `${this.routePath}[${position}]`;
+    return `${this.routePath()}[${position}]`;
+  }
+
+  private routePath(): string {
+    return `spec.${this.section}[${this.rule}].route`;
   }
 }
 
