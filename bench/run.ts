@@ -335,7 +335,10 @@ async function main(): Promise<void> {
   for (const scenario of scenarios) {
     for (const connections of CONNECTIONS) {
       const common = { connections, durationSec: DURATION, warmupSec: WARMUP, requests: scenario.requests };
-      const apiCallsBefore = api?.count({ watch: false }) ?? 0;
+      // DestinationRule requests apart from the best-effort Events (one per write, at most 8 in flight: dropped under load).
+      const ruleCalls = (): number => api?.count({ watch: false, path: /destinationrules/ }) ?? 0;
+      const eventCalls = (): number => api?.count({ watch: false, path: /\/events$/ }) ?? 0;
+      const [ruleCallsBefore, eventCallsBefore] = [ruleCalls(), eventCalls()];
       const subsetsBefore = api ? storedSubsets(api) : 0;
       // Same bodies for the baseline: the write template expanded the same way. Every round writes new versions.
       const { base, app: measured } = await measurePair(baseline, app, (server, round) => ({
@@ -350,8 +353,10 @@ async function main(): Promise<void> {
       if (write && api) {
         // Only the webhook talks to the fake API server. Counted against the subsets stored, not the
         // answers the load generator saw: reviews in flight when a round ends are written but not counted.
-        const perSubset = (api.count({ watch: false }) - apiCallsBefore) / Math.max(1, storedSubsets(api) - subsetsBefore);
-        note = [note, await checkSubsets(api, measured), `${fmt(perSubset)} API requests per admitted subset`].filter(Boolean).join('; ');
+        const stored = Math.max(1, storedSubsets(api) - subsetsBefore);
+        const perSubset = (ruleCalls() - ruleCallsBefore) / stored;
+        const events = (eventCalls() - eventCallsBefore) / stored;
+        note = [note, await checkSubsets(api, measured), `${fmt(perSubset)} DestinationRule requests per admitted subset (+ ${fmt(events)} Events)`].filter(Boolean).join('; ');
       }
       else if (write) note = [note, `${measured.admitted?.length ?? 0} admitted, ${measured.denied ?? 0} denied (memory store: not checked)`].filter(Boolean).join('; ');
       rows.push(row(`baseline (${scenario.name} bodies)`, connections, base, baseRss, undefined, errorNote(base)));
