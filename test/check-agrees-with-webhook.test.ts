@@ -2,7 +2,6 @@
 // reaches the verdict, problems and warnings the webhook answers over HTTP.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import jsonpatch from 'fast-json-patch';
@@ -15,6 +14,7 @@ import { runInject } from '../src/cli/inject.js';
 import { defaultRuleSettings, type DestinationRule, type RuleSettings } from '../src/rules/types.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { buildApp, decodePatch, review, type ReviewAnswer } from './support/app-harness.js';
+import { runCaptured } from './support/cli-run.js';
 
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
 const seedFile = 'seed/demo4-destinationrule.yaml';
@@ -22,14 +22,7 @@ const deploymentFiles = ['manifests/10-deployment-v1.yaml', 'manifests/20-deploy
 const virtualServiceFiles = readdirSync(`${examples}manifests`).filter((file) => file.includes('virtualservice') || file.includes('bad-')).map((file) => `manifests/${file}`);
 
 async function checkFindings(files: string[], cwd = examples, flags: string[] = []): Promise<{ code: number; findings: Finding[] }> {
-  let stdout = '';
-  const code = await runCheck([...files.flatMap((file) => ['-f', file]), '-o', 'json', ...flags], {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: () => true },
-    stdin: Readable.from([]),
-    cwd,
-    env: {},
-  });
+  const { code, stdout } = await runCaptured(runCheck, [...files.flatMap((file) => ['-f', file]), '-o', 'json', ...flags], { cwd });
   return { code, findings: JSON.parse(stdout) as Finding[] };
 }
 
@@ -80,14 +73,7 @@ function todayApp(settings: Partial<RuleSettings>) {
 }
 
 async function injectOutput(files: string[], flags: string[]): Promise<{ code: number; documents: Array<Record<string, unknown>> }> {
-  let stdout = '';
-  const code = await runInject([...files.flatMap((file) => ['-f', file]), ...flags], {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: () => true },
-    stdin: Readable.from([]),
-    cwd: today,
-    env: {},
-  });
+  const { code, stdout } = await runCaptured(runInject, [...files.flatMap((file) => ['-f', file]), ...flags], { cwd: today });
   return { code, documents: parseAllDocuments(stdout).map((doc) => doc.toJS() as Record<string, unknown>) };
 }
 

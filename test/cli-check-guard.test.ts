@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { runCheck } from '../src/cli/check.js';
+import { runCaptured } from './support/cli-run.js';
 import { FakeApiServer } from './support/fake-apiserver.js';
 import { virtualService } from './support/guard-fixtures.js';
 import { rule } from './support/kube-fixtures.js';
@@ -28,16 +28,7 @@ describe('check --cluster: DestinationRules that would break the cluster\'s rout
 
   const check = async (files: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> => {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-    let stdout = '';
-    let stderr = '';
-    const code = await runCheck(['-f', ...Object.keys(files).flatMap((name, i) => (i === 0 ? [name] : ['-f', name])), '--cluster', '--kubeconfig', kubeconfig], {
-      stdout: { write: (chunk: string) => (stdout += chunk) },
-      stderr: { write: (chunk: string) => (stderr += chunk) },
-      stdin: Readable.from([]),
-      cwd: dir,
-      env: {},
-    });
-    return { code, stdout, stderr };
+    return runCaptured(runCheck, ['-f', ...Object.keys(files).flatMap((name, i) => (i === 0 ? [name] : ['-f', name])), '--cluster', '--kubeconfig', kubeconfig], { cwd: dir });
   };
   const ruleYaml = (subsets: string[]): string =>
     `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\n  namespace: shop\nspec:\n  host: reviews\n  subsets:\n${subsets.map((s) => `  - name: ${s}\n    labels: {version: ${s}}\n`).join('')}`;

@@ -12,30 +12,14 @@ import { promisify } from 'node:util';
 import { runCheck } from '../src/cli/check.js';
 import { runCli } from '../src/cli/dispatch.js';
 import type { Finding } from '../src/cli/findings.js';
+import { runCaptured, type CapturedRun, type RunOptions } from './support/cli-run.js';
 import { FakeApiServer } from './support/fake-apiserver.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const corpus = fileURLToPath(new URL('../../shared/corpus/istio-samples/', import.meta.url));
 const golden = (name: string): string => fileURLToPath(new URL(`./golden/${name}`, import.meta.url));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function check(argv: string[], options: { cwd?: string; stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCheck(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: Readable.from(options.stdin === undefined ? [] : [options.stdin]),
-    cwd: options.cwd ?? corpus,
-    env: options.env ?? {},
-  });
-  return { code, stdout, stderr };
-}
+const check = (argv: string[], options: RunOptions = {}): Promise<CapturedRun> => runCaptured(runCheck, argv, { ...options, cwd: options.cwd ?? corpus });
 
 /** Compare with a golden file; UPDATE_GOLDEN=1 rewrites it. */
 function assertGolden(name: string, actual: string): void {

@@ -5,36 +5,20 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { after, before } from 'node:test';
 import { runInject } from '../src/cli/inject.js';
+import { runCaptured, type CapturedRun } from './support/cli-run.js';
 import { FakeApiServer } from './support/fake-apiserver.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const corpus = fileURLToPath(new URL('../../shared/corpus/istio-samples/', import.meta.url));
 const fixtures = fileURLToPath(new URL('./golden/inject/', import.meta.url));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function inject(argv: string[], options: { cwd?: string; stdin?: string } = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runInject(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: Readable.from(options.stdin === undefined ? [] : [options.stdin]),
-    cwd: options.cwd ?? fixtures,
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const inject = (argv: string[], options: { cwd?: string; stdin?: string } = {}): Promise<CapturedRun> =>
+  runCaptured(runInject, argv, { stdin: options.stdin, cwd: options.cwd ?? fixtures });
 
 /** Feed output back through inject: it must come out byte for byte the same. */
 async function assertRoundTrip(output: string, extra: string[] = []): Promise<void> {

@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -19,6 +18,7 @@ import { ConfigError, parseServeConfig, placementSettings } from '../src/config.
 import type { DestinationRule, RuleSettings } from '../src/rules/types.js';
 import { connectKubeStore } from '../src/store/kube/kube-store.js';
 import { buildApp, review, type ReviewAnswer } from './support/app-harness.js';
+import { runCaptured, type CapturedRun } from './support/cli-run.js';
 import { FakeApiServer } from './support/fake-apiserver.js';
 import { companionSettings, memoryLogger } from './support/kube-fixtures.js';
 import { canaryDeployment, destinationRule, virtualService } from './support/objects.js';
@@ -26,24 +26,7 @@ import { canaryDeployment, destinationRule, virtualService } from './support/obj
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const NAMESPACE = 'shop';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(argv: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: Readable.from([]),
-    cwd,
-    env,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<CapturedRun> => runCaptured(runCli, argv, { cwd, env });
 
 /** A folder of manifests, one object per file, as a repository keeps them. */
 function folder(files: Record<string, unknown>): string {

@@ -4,7 +4,6 @@
 // strconv.ParseInt) and YAML 1.2; and a recursive anchor is an input error
 // (exit 2, naming file and document), not a stack overflow (exit 1).
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isMap, isScalar, isSeq, parse, parseDocument, Scalar, type Node } from 'yaml';
@@ -13,21 +12,11 @@ import { runInject } from '../src/cli/inject.js';
 import { renderObject } from '../src/manifests/edit.js';
 import { isCyclic } from '../src/manifests/parse.js';
 import { isAmbiguousPlain } from '../src/manifests/quoting.js';
+import { runCaptured, type CapturedRun } from './support/cli-run.js';
 
 type Runner = typeof runInject;
 
-async function run(runner: Runner, argv: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runner(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: Readable.from([stdin]),
-    cwd: process.cwd(),
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const run = (runner: Runner, argv: string[], stdin: string): Promise<CapturedRun> => runCaptured(runner, argv, { stdin });
 
 function deployment(version: string): string {
   return `apiVersion: apps/v1

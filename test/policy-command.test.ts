@@ -3,29 +3,18 @@
 // exactly its output.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { runCli } from '../src/cli/dispatch.js';
 import { WEIGHT_POLICY_LABEL } from '../src/policy/manifest.js';
 import { compilePolicy } from './support/cel-admission.js';
+import { runCaptured, type CapturedRun } from './support/cli-run.js';
 
 const golden = (name: string): string => fileURLToPath(new URL(`./golden/${name}`, import.meta.url));
 const basePolicyFile = fileURLToPath(new URL('../deploy/base/policy.yaml', import.meta.url));
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (chunk: string) => (stdout += chunk) },
-    stderr: { write: (chunk: string) => (stderr += chunk) },
-    stdin: Readable.from([]),
-    cwd: process.cwd(),
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]): Promise<CapturedRun> => runCaptured(runCli, argv);
 
 /** Compare with a golden file; UPDATE_GOLDEN=1 rewrites it. */
 function assertGolden(name: string, actual: string): void {

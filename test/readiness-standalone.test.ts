@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import request from 'supertest';
 import { runCheck } from '../src/cli/check.js';
@@ -12,6 +11,7 @@ import { defaultRuleSettings } from '../src/rules/types.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { MemoryWorkloads } from '../src/store/memory-workloads.js';
 import { buildApp, review, type ReviewAnswer } from './support/app-harness.js';
+import { runCaptured } from './support/cli-run.js';
 import { canaryDeployment, destinationRule, virtualService } from './support/objects.js';
 
 const split = virtualService('reviews', 'reviews', [{ subset: 'v1', weight: 90 }, { subset: 'v2', weight: 10 }]);
@@ -41,14 +41,7 @@ describe('readiness in offline check', () => {
   const run = async (objects: unknown[]): Promise<{ code: number; stdout: string }> => {
     const dir = mkdtempSync(join(tmpdir(), 'ready-check-'));
     writeFileSync(join(dir, 'all.yaml'), yaml(objects));
-    let stdout = '';
-    const code = await runCheck(['-f', 'all.yaml'], {
-      stdout: { write: (chunk: string) => (stdout += chunk) },
-      stderr: { write: () => true },
-      stdin: Readable.from([]),
-      cwd: dir,
-      env: {},
-    });
+    const { code, stdout } = await runCaptured(runCheck, ['-f', 'all.yaml'], { cwd: dir });
     return { code, stdout };
   };
   const dr = { ...destinationRule('default', 'reviews', 'reviews', ['v1', 'v2']) };
