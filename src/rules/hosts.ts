@@ -166,8 +166,8 @@ export class VisibleRules {
 
   constructor(
     candidates: readonly DestinationRule[],
-    readonly fromNamespace: string,
-    readonly settings: Pick<RuleSettings, 'clusterDomain' | 'rootNamespace'>,
+    private readonly fromNamespace: string,
+    private readonly settings: Pick<RuleSettings, 'clusterDomain' | 'rootNamespace'>,
   ) {
     const resolved: ResolvedRule[] = [];
     for (const rule of candidates) {

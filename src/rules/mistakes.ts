@@ -53,11 +53,20 @@ export class ShortFormTable {
     return this.cells.length / 5;
   }
 
-  /** Occurrence `at`'s form, the path of its `host` field and its pair (-1: no subset). */
-  occurrence(at: number): { form: number; hostPath: () => string; pair: number } {
+  /** Occurrence `at`'s index in `forms`. */
+  form(at: number): number {
+    return this.cells[at * 5]!;
+  }
+
+  /** Occurrence `at`'s subset pair in the walk's ReferenceTable, -1 without a subset. */
+  pair(at: number): number {
+    return this.cells[at * 5 + 4]!;
+  }
+
+  /** The path of occurrence `at`'s `host` field, written when a finding needs it. */
+  hostPath(at: number): string {
     const base = at * 5;
-    const [place, rule, position] = [this.cells[base + 1] as Place, this.cells[base + 2]!, this.cells[base + 3]!];
-    return { form: this.cells[base]!, hostPath: () => `${destinationPath(place, rule, position)}.host`, pair: this.cells[base + 4]! };
+    return `${destinationPath(this.cells[base + 1] as Place, this.cells[base + 2]!, this.cells[base + 3]!)}.host`;
   }
 }
 
@@ -81,20 +90,21 @@ export function shortFormFindings(
   const isKnown = knownHosts(destinationRules, clusterDomain);
   const known = shortForms.forms.map((form) => isKnown(form.fullName));
   for (let at = 0; at < shortForms.size; at++) {
-    const { form, hostPath, pair } = shortForms.occurrence(at);
+    const form = shortForms.form(at);
     if (!known[form]) continue;
+    const pair = shortForms.pair(at);
     const { written, fullName } = shortForms.forms[form]!;
     if (pair >= 0) {
       const subset = pairs[pair]!.subset;
       problems.add(
-        hostPath(),
+        shortForms.hostPath(at),
         'host',
         `Istio takes ${quote(written, 63)} literally (only dot-less names are expanded), so subset ${quote(subset, 63)} is routed nowhere; ${fullName} is probably meant`,
       );
       reported.add(pair);
     } else {
       // The fix first: a warning is clipped to one terminal line.
-      if (warnings.wants()) warnings.add(warningLine(`${hostPath()}: write ${fullName}; Istio expands only dot-less names`));
+      if (warnings.wants()) warnings.add(warningLine(`${shortForms.hostPath(at)}: write ${fullName}; Istio expands only dot-less names`));
       else warnings.skip();
     }
   }

@@ -74,7 +74,7 @@ export class WarningSink {
   }
 }
 
-/** Where a route's problems go: the walk's ProblemSink, or a list. */
+/** Where a route's problems go (the walk's ProblemSink). */
 export interface ProblemTarget {
   add(path: string, kind: Problem['kind'], message: string): void;
 }
