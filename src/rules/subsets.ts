@@ -32,7 +32,7 @@ export type Explanation = () => string;
  * Per pair: undefined when Istio would find the subset for the host, else
  * the explanation of the miss. `skip` pairs are not looked at (undefined).
  * Each distinct host costs its own labels, whatever the number of rules:
- * with a lookup, a host's rules come grouped from visibleRulesOf (kept
+ * with a lookup, a host's rules come grouped from ruleViewOf (kept
  * between reviews); with a list, the list is grouped once.
  */
 export function missingSubsets(
